@@ -1,0 +1,42 @@
+import { loadConfig } from '../config.ts';
+import { createContainer } from '../container.ts';
+import { buildServer } from '../http/server.ts';
+import { workerTasks } from '../workers/housekeeping.ts';
+import { startWorker } from '../workers/runner.ts';
+import type { CliIo } from './io.ts';
+
+/**
+ * `serve` runs the API and a worker in one process (the embedded default); `worker` runs the worker
+ * only. Both stop gracefully on SIGTERM or SIGINT: no new requests or runs, in-flight ones finish,
+ * and after SHUTDOWN_TIMEOUT_MS the process exits anyway.
+ */
+export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise<number> {
+  const config = loadConfig(io.env);
+  const container = await createContainer(config);
+  const { logger } = container;
+  const app = role === 'serve' ? await buildServer(container) : undefined;
+  const worker = startWorker(workerTasks(container), logger);
+  if (app) await app.listen({ port: config.port, host: config.host });
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      resolve();
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+
+  const forced = setTimeout(() => {
+    logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown took too long; exiting');
+    process.exit(1);
+  }, config.shutdownTimeoutMs);
+  forced.unref();
+  await app?.close();
+  await worker.stop();
+  await container.close();
+  logger.info('stopped');
+  return 0;
+}

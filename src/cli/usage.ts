@@ -1,0 +1,16 @@
+export const usage = `Usage: mailroom <command>
+
+Roles:
+  serve                 the HTTP API and a worker in one process
+  worker                the workers only
+  migrate               bring the database schema up to date and exit
+
+Users and access:
+  user create --org NAME --email E (--password P | --password-stdin) [--role admin|member] [--name N]
+                        create a user; creates the organisation when it does not exist, joins it when
+                        it does (the first user of a new organisation is its admin by default)
+  token create --email E [--name N]
+                        create an API token for that user; prints only the token
+
+Configuration comes from the environment: see the README.
+`;

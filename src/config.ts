@@ -1,0 +1,122 @@
+import path from 'node:path';
+import { AppError } from './errors.ts';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof logLevels)[number];
+
+export type DatabaseConfig =
+  { dialect: 'sqlite'; file: string } | { dialect: 'postgres'; url: string; poolSize: number };
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly database: DatabaseConfig;
+  readonly logLevel: LogLevel;
+  readonly sessionTtlHours: number;
+  readonly cookieSecure: 'auto' | boolean;
+  readonly trustProxy: boolean;
+  readonly shutdownTimeoutMs: number;
+}
+
+type Parse<T> = (value: string) => T;
+
+/** A variable whose value is a secret (a database URL carries its password) is never echoed back. */
+interface Variable<T> {
+  default: T;
+  parse: Parse<T>;
+  secret?: boolean;
+}
+
+class InvalidValue extends Error {}
+
+function integer(min: number, max: number): Parse<number> {
+  return (value) => {
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InvalidValue(`must be a whole number from ${min} to ${max}`);
+    }
+    return Number(value);
+  };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): Parse<T> {
+  return (value) => {
+    if (!(choices as readonly string[]).includes(value)) {
+      throw new InvalidValue(`must be one of ${choices.join(', ')}`);
+    }
+    return value as T;
+  };
+}
+
+const text: Parse<string> = (value) => value;
+const bool: Parse<boolean> = (value) => oneOf(['true', 'false'])(value) === 'true';
+const postgresUrl: Parse<string | undefined> = (value) => {
+  if (!/^postgres(ql)?:\/\//.test(value))
+    throw new InvalidValue('must start with postgres:// or postgresql://');
+  return value;
+};
+
+/** Every environment variable Mailroom reads, with its default. The README lists the same. */
+const variables = {
+  PORT: { default: 8080, parse: integer(0, 65535) },
+  HOST: { default: '0.0.0.0', parse: text },
+  DATA_DIR: { default: './data', parse: text },
+  DATABASE_URL: { default: undefined as string | undefined, parse: postgresUrl, secret: true },
+  DATABASE_POOL_SIZE: { default: 10, parse: integer(1, 500) },
+  LOG_LEVEL: { default: 'info' as LogLevel, parse: oneOf(logLevels) },
+  SESSION_TTL_HOURS: { default: 168, parse: integer(1, 24 * 90) },
+  COOKIE_SECURE: { default: 'auto' as const, parse: oneOf(['auto', 'true', 'false'] as const) },
+  TRUST_PROXY: { default: false, parse: bool },
+  SHUTDOWN_TIMEOUT_MS: { default: 10_000, parse: integer(0, 600_000) },
+} satisfies Record<string, Variable<unknown>>;
+
+type Variables = typeof variables;
+type Env = { [Name in keyof Variables]: ReturnType<Variables[Name]['parse']> | Variables[Name]['default'] };
+
+export const envVariableNames = Object.keys(variables) as (keyof Variables)[];
+
+/**
+ * Reads the configuration from the environment once. Fails fast, naming every bad variable at once,
+ * so an operator fixes them in one go rather than one restart per mistake.
+ */
+export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config {
+  const env: Record<string, unknown> = {};
+  const fields: Record<string, string> = {};
+  for (const name of envVariableNames) {
+    const variable: Variable<unknown> = variables[name];
+    const value = environment[name];
+    if (value === undefined || value === '') {
+      env[name] = variable.default;
+      continue;
+    }
+    try {
+      env[name] = variable.parse(value);
+    } catch (error) {
+      if (!(error instanceof InvalidValue)) throw error;
+      fields[name] = variable.secret ? error.message : `${error.message}, got ${JSON.stringify(value)}`;
+    }
+  }
+  if (Object.keys(fields).length > 0) {
+    const list = Object.entries(fields).map(([name, message]) => `${name} ${message}`);
+    throw new AppError('CONFIG_INVALID', `Invalid environment: ${list.join('; ')}`, { fields });
+  }
+  return toConfig(env as Env);
+}
+
+function toConfig(env: Env): Config {
+  const dataDir = path.resolve(env.DATA_DIR);
+  const database: DatabaseConfig = env.DATABASE_URL
+    ? { dialect: 'postgres', url: env.DATABASE_URL, poolSize: env.DATABASE_POOL_SIZE }
+    : { dialect: 'sqlite', file: path.join(dataDir, 'mailroom.sqlite') };
+  return Object.freeze({
+    port: env.PORT,
+    host: env.HOST,
+    dataDir,
+    database,
+    logLevel: env.LOG_LEVEL,
+    sessionTtlHours: env.SESSION_TTL_HOURS,
+    cookieSecure: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
+    trustProxy: env.TRUST_PROXY,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+  });
+}

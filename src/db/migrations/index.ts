@@ -1,0 +1,31 @@
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Dialect } from '../database.ts';
+import * as foundation from './001-foundation.ts';
+
+/** What differs between the dialects, handed to every migration so one set serves both. */
+export interface MigrationContext {
+  dialect: Dialect;
+  timestamp: 'timestamptz' | 'text';
+}
+
+interface DialectMigration {
+  up(db: Kysely<unknown>, context: MigrationContext): Promise<void>;
+}
+
+/** In order; a migration, once released, is never edited: add the next one instead. */
+const migrations: Record<string, DialectMigration> = {
+  '001-foundation': foundation,
+};
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  const context: MigrationContext = { dialect, timestamp: dialect === 'postgres' ? 'timestamptz' : 'text' };
+  return {
+    async getMigrations() {
+      const bound: Record<string, Migration> = {};
+      for (const [name, migration] of Object.entries(migrations)) {
+        bound[name] = { up: (db) => migration.up(db, context) };
+      }
+      return bound;
+    },
+  };
+}

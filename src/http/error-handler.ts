@@ -1,0 +1,111 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError, type ErrorCode, type FieldErrors } from '../errors.ts';
+
+/** The one place where error codes become HTTP statuses. */
+const statusByCode: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  INVALID_JSON: 400,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  PAYLOAD_TOO_LARGE: 413,
+  ROUTE_NOT_FOUND: 404,
+  UNAUTHENTICATED: 401,
+  INVALID_CREDENTIALS: 401,
+  TOO_MANY_ATTEMPTS: 429,
+  FORBIDDEN: 403,
+  USER_NOT_FOUND: 404,
+  TEAM_NOT_FOUND: 404,
+  TOKEN_NOT_FOUND: 404,
+  ORGANISATION_NOT_FOUND: 404,
+  EMAIL_TAKEN: 409,
+  TEAM_NAME_TAKEN: 409,
+  LAST_ADMIN: 409,
+  CONFIG_INVALID: 500,
+  DATABASE_UNAVAILABLE: 503,
+  MIGRATION_FAILED: 500,
+  INTERNAL_ERROR: 500,
+};
+
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  params: Record<string, unknown>;
+  message?: string | undefined;
+}
+
+/** Ajv's `/smtp/port` becomes `smtp.port`; a missing or unknown field is named in the path itself. */
+function fieldPath(issue: ValidationIssue, part: string): string {
+  const segments = issue.instancePath.split('/').filter(Boolean);
+  if (issue.keyword === 'required') segments.push(String(issue.params.missingProperty));
+  if (issue.keyword === 'additionalProperties') segments.push(String(issue.params.additionalProperty));
+  return segments.length > 0
+    ? segments.map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.')
+    : part;
+}
+
+function fieldMessage(issue: ValidationIssue): string {
+  if (issue.keyword === 'required') return 'is required';
+  if (issue.keyword === 'additionalProperties') return 'is not an allowed field';
+  return issue.message ?? 'is invalid';
+}
+
+export function validationFields(issues: readonly ValidationIssue[], part: string): FieldErrors {
+  const messages = new Map<string, string[]>();
+  for (const issue of issues) {
+    // A nullable field reports each branch it failed and then the union itself; the branches say it.
+    if (issue.keyword === 'anyOf') continue;
+    const path = fieldPath(issue, part);
+    const list = messages.get(path) ?? [];
+    const message = fieldMessage(issue);
+    if (!list.includes(message)) list.push(message);
+    messages.set(path, list);
+  }
+  return Object.fromEntries([...messages].map(([path, list]) => [path, list.join(' or ')]));
+}
+
+function fromFrameworkError(error: FastifyError): AppError | undefined {
+  if (error.validation) {
+    const part = error.validationContext ?? 'body';
+    const fields = validationFields(error.validation as ValidationIssue[], part);
+    const names = Object.keys(fields).join(', ');
+    return new AppError('VALIDATION_FAILED', `Invalid ${part}: check ${names}.`, { fields });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', 'The request body is too large.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('INVALID_JSON', 'The body is empty; send a JSON object or no content type.');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new AppError('INVALID_JSON', 'The body is not valid JSON.');
+  }
+  if (error instanceof SyntaxError) return new AppError('INVALID_JSON', 'The body is not valid JSON.');
+  return undefined;
+}
+
+export function errorHandler(error: FastifyError | AppError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = error instanceof AppError ? error : fromFrameworkError(error);
+  if (!appError) {
+    request.log.error({ err: error }, 'unhandled error');
+    return reply
+      .status(500)
+      .send({
+        error: { code: 'INTERNAL_ERROR', message: 'Something went wrong on our side; it has been logged.' },
+      });
+  }
+  const status = statusByCode[appError.code];
+  if (status >= 500) request.log.error({ err: error }, appError.message);
+  if (appError.details.retryAfterSeconds !== undefined) {
+    reply.header('retry-after', String(appError.details.retryAfterSeconds));
+  }
+  const { fields } = appError.details;
+  return reply.status(status).send({
+    error: { code: appError.code, message: appError.message, ...(fields && { fields }) },
+  });
+}
+
+export function notFoundHandler(request: FastifyRequest, reply: FastifyReply) {
+  return reply.status(404).send({
+    error: { code: 'ROUTE_NOT_FOUND', message: `No route ${request.method} ${request.url.split('?')[0]}.` },
+  });
+}

@@ -1,0 +1,96 @@
+import fastifyCookie from '@fastify/cookie';
+import fastifySwagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import Ajv from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Container } from '../container.ts';
+import { authRoutes } from '../domains/users/auth.routes.ts';
+import { usersRoutes } from '../domains/users/users.routes.ts';
+import { StrictObject } from '../schemas.ts';
+import { authenticateRequests } from './auth.ts';
+import { errorHandler, notFoundHandler } from './error-handler.ts';
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>;
+
+/**
+ * Bodies are JSON and are never coerced: `null` stays null and fails where null is not allowed.
+ * Query strings and path parameters arrive as text, so numbers there are read from their digits.
+ * Every error is reported, not just the first, and unknown fields are refused, never dropped.
+ */
+function createValidators() {
+  const shared = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
+  const body = addFormats.default(new Ajv.default({ ...shared, coerceTypes: false }));
+  const text = addFormats.default(new Ajv.default({ ...shared, coerceTypes: true }));
+  return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
+    (httpPart === 'body' ? body : text).compile(schema);
+}
+
+export async function buildServer(container: Container): Promise<App> {
+  const app = Fastify({
+    loggerInstance: container.logger as FastifyBaseLogger,
+    trustProxy: container.config.trustProxy,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidators());
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.decorateRequest('actor', null);
+
+  await app.register(fastifyCookie);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Mailroom API',
+        version: '0.1.0',
+        description:
+          'Email accounts, outbox, inbound filing, bounces and automation for a CRM. Errors have the shape ' +
+          '{ "error": { "code", "message", "fields"? } }.',
+      },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'mailroom_session' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'an API token, mr_…' },
+        },
+      },
+      security: [{ session: [] }, { bearer: [] }],
+    },
+  });
+
+  app.addHook('onRequest', authenticateRequests(container.services.auth));
+
+  app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
+    app.swagger(),
+  );
+
+  app.get(
+    '/api/health',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Is the service up and its database reachable',
+        tags: ['service'],
+        security: [],
+        response: { 200: StrictObject({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => {
+      await container.db.selectFrom('organisations').select('id').limit(1).execute();
+      return { status: 'ok' as const };
+    },
+  );
+
+  await app.register(authRoutes, { container });
+  await app.register(usersRoutes, { container });
+  return app;
+}

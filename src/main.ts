@@ -1,0 +1,54 @@
+import { isAppError } from './errors.ts';
+import { UsageError, type CliIo } from './cli/io.ts';
+import { migrateCommand } from './cli/migrate.ts';
+import { serveCommand } from './cli/serve.ts';
+import { tokenCreateCommand } from './cli/token-create.ts';
+import { usage } from './cli/usage.ts';
+import { userCreateCommand } from './cli/user-create.ts';
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, subcommand, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+      case 'worker':
+        return await serveCommand(io, command);
+      case 'migrate':
+        return await migrateCommand(io);
+      case 'user':
+        if (subcommand === 'create') return await userCreateCommand(rest, io);
+        break;
+      case 'token':
+        if (subcommand === 'create') return await tokenCreateCommand(rest, io);
+        break;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(usage);
+        return command === undefined ? 2 : 0;
+    }
+    throw new UsageError(`unknown command: ${argv.join(' ')}`);
+  } catch (error) {
+    return reportFailure(error, io);
+  }
+}
+
+function reportFailure(error: unknown, io: CliIo): number {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr.write(`mailroom: ${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (isAppError(error)) {
+    const fields = Object.entries(error.details.fields ?? {}).map(
+      ([name, message]) => `\n  ${name}: ${message}`,
+    );
+    io.stderr.write(`mailroom: ${error.code}: ${error.message}${fields.join('')}\n`);
+    return 1;
+  }
+  io.stderr.write(`mailroom: ${(error as Error).stack ?? String(error)}\n`);
+  return 1;
+}
+
+const io: CliIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env };
+process.exitCode = await runCli(process.argv.slice(2), io);

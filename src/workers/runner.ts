@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+
+/** A piece of background work a worker repeats, every `intervalMs`, until it is stopped. */
+export interface PeriodicTask {
+  name: string;
+  intervalMs: number;
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export interface RunningWorker {
+  /** Lets the current runs finish, starts no new one, and resolves when all have ended. */
+  stop(): Promise<void>;
+}
+
+const MAX_BACKOFF_FACTOR = 16;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+async function loop(task: PeriodicTask, signal: AbortSignal, logger: Logger): Promise<void> {
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      await task.run(signal);
+      failures = 0;
+    } catch (error) {
+      failures += 1;
+      logger.error({ err: error, task: task.name, failures }, 'task failed; backing off');
+    }
+    // A failing task waits longer each time, so a broken dependency is not hammered.
+    await sleep(task.intervalMs * Math.min(2 ** failures, MAX_BACKOFF_FACTOR), signal);
+  }
+}
+
+export function startWorker(tasks: readonly PeriodicTask[], logger: Logger): RunningWorker {
+  const controller = new AbortController();
+  const loops = tasks.map((task) => loop(task, controller.signal, logger.child({ task: task.name })));
+  logger.info({ tasks: tasks.map((task) => task.name) }, 'worker started');
+  return {
+    async stop() {
+      controller.abort();
+      await Promise.all(loops);
+      logger.info('worker stopped');
+    },
+  };
+}

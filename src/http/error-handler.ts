@@ -50,13 +50,25 @@ function fieldMessage(issue: ValidationIssue): string {
 
 export function validationFields(issues: readonly ValidationIssue[], part: string): FieldErrors {
   const messages = new Map<string, string[]>();
+  const allowedValues = new Map<string, unknown[]>();
   for (const issue of issues) {
-    // A nullable field reports each branch it failed and then the union itself; the branches say it.
+    // A union reports each branch it failed and then the union itself; the branches say it.
     if (issue.keyword === 'anyOf') continue;
     const path = fieldPath(issue, part);
+    if (issue.keyword === 'const' || issue.keyword === 'enum') {
+      const allowed =
+        issue.keyword === 'const' ? [issue.params.allowedValue] : (issue.params.allowedValues as unknown[]);
+      allowedValues.set(path, [...(allowedValues.get(path) ?? []), ...allowed]);
+      continue;
+    }
     const list = messages.get(path) ?? [];
     const message = fieldMessage(issue);
     if (!list.includes(message)) list.push(message);
+    messages.set(path, list);
+  }
+  for (const [path, allowed] of allowedValues) {
+    const list = messages.get(path) ?? [];
+    list.push(`must be one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`);
     messages.set(path, list);
   }
   return Object.fromEntries([...messages].map(([path, list]) => [path, list.join(' or ')]));
@@ -87,11 +99,9 @@ export function errorHandler(error: FastifyError | AppError, request: FastifyReq
   const appError = error instanceof AppError ? error : fromFrameworkError(error);
   if (!appError) {
     request.log.error({ err: error }, 'unhandled error');
-    return reply
-      .status(500)
-      .send({
-        error: { code: 'INTERNAL_ERROR', message: 'Something went wrong on our side; it has been logged.' },
-      });
+    return reply.status(500).send({
+      error: { code: 'INTERNAL_ERROR', message: 'Something went wrong on our side; it has been logged.' },
+    });
   }
   const status = statusByCode[appError.code];
   if (status >= 500) request.log.error({ err: error }, appError.message);

@@ -45,6 +45,8 @@ export async function buildServer(container: Container): Promise<App> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.decorateRequest('actor', null);
+  // The API speaks JSON only; anything else is refused with 415 rather than read as a string.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {

@@ -76,7 +76,12 @@ describe.each(testDialects)('auth over HTTP on %s', (dialect) => {
 
   it('answers 401 to a request with no credentials, and to a malformed or unknown token', async () => {
     const { baseUrl } = testApp.current;
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer mr_nope' }]) {
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer mr_nope' },
+    ];
+    for (const headers of attempts) {
       const response = await request(baseUrl, 'GET', '/api/users', { headers });
       expect(response.status).toBe(401);
       expect(response.body).toMatchObject({ error: { code: 'UNAUTHENTICATED' } });

@@ -9,6 +9,8 @@ export interface FeedbackReport {
   addresses: Array<string | null>;
   feedbackType: string | null;
   envelopeId: string | null;
+  /** The envelope sender of the reported message, which carries a VERP token when one was used. */
+  mailFrom: string | null;
 }
 
 /**
@@ -31,17 +33,23 @@ export function readFeedback(view: MessageView): FeedbackReport | null {
       addresses: unique.length ? unique : [returnedTo],
       feedbackType: value('feedback-type')?.toLowerCase() ?? null,
       envelopeId: value('original-envelope-id'),
+      mailFrom: value('original-mail-from'),
     };
   }
   const jmrp = view.returnedHeaders && firstHeader(view.returnedHeaders, 'x-hmxmroriginalrecipient');
   if (jmrp)
-    return { addresses: [extractAddress(jmrp) ?? returnedTo], feedbackType: 'abuse', envelopeId: null };
+    return {
+      addresses: [extractAddress(jmrp) ?? returnedTo],
+      feedbackType: 'abuse',
+      envelopeId: null,
+      mailFrom: null,
+    };
   if ((firstHeader(view.headers, 'x-apple-unsubscribe') ?? '').trim().toLowerCase() === 'true') {
-    return { addresses: [view.fromAddress], feedbackType: 'opt-out', envelopeId: null };
+    return { addresses: [view.fromAddress], feedbackType: 'opt-out', envelopeId: null, mailFrom: null };
   }
   const reportType = (firstHeader(view.headers, 'content-type') ?? '').toLowerCase();
   if (reportType.includes('feedback-report')) {
-    return { addresses: [returnedTo], feedbackType: null, envelopeId: null };
+    return { addresses: [returnedTo], feedbackType: null, envelopeId: null, mailFrom: null };
   }
   return null;
 }

@@ -96,13 +96,16 @@ function verdict(
   recipients: RecipientVerdict[],
   envelopeId: string | null,
   messageId = originalMessageId(view),
+  mailFrom: string | null = null,
 ): BounceVerdict {
+  // Bounces and complaints come back through the envelope sender; auto-replies go to From instead.
+  const returnsToSender = category === 'bounce' || category === 'feedback' || category === 'delivered';
   return {
     category,
     recipients,
     originalMessageId: messageId,
     envelopeId,
-    verpToken: category === 'bounce' ? findVerpToken(view.headers, view.returnedHeaders) : null,
+    verpToken: returnsToSender ? findVerpToken(view.headers, view.returnedHeaders, mailFrom) : null,
   };
 }
 
@@ -169,7 +172,7 @@ function classifyFeedback(view: MessageView): BounceVerdict | null {
       'feedback',
     ),
   );
-  return verdict(view, 'feedback', recipients, report.envelopeId);
+  return verdict(view, 'feedback', recipients, report.envelopeId, originalMessageId(view), report.mailFrom);
 }
 
 const DAEMON_SENDER =

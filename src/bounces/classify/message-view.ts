@@ -71,7 +71,7 @@ function splitReturned(text: string): { notice: string; trailer: string } {
   const marker = RETURNED_MARKER.exec(text);
   let cut = marker ? marker.index : -1;
   const inline = INLINE_HEADERS.exec(text);
-  if (inline && (cut === -1 || inline.index < cut) && /\n[ \t]*\n$/.test(text.slice(0, inline.index))) {
+  if (inline && (cut === -1 || inline.index < cut) && /\n[ \t]{0,64}\n$/.test(text.slice(0, inline.index))) {
     cut = inline.index;
   }
   return cut === -1

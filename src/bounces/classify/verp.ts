@@ -14,9 +14,18 @@ const VERP_LOCAL = /^bounces?[-+=.]([A-Za-z0-9._=+-]{1,200})@/i;
 /** Headers that carry the address a bounce was delivered to, most specific first. */
 const DELIVERY_HEADERS = ['x-original-to', 'delivered-to', 'envelope-to', 'x-envelope-to', 'to'];
 
-export function findVerpToken(headers: Headers, returned: Headers | null): string | null {
+/**
+ * Looks for the token where a notice keeps the original envelope sender: the address a bounce was
+ * delivered to, the returned message's Return-Path, and `also` (an ARF report's Original-Mail-From).
+ */
+export function findVerpToken(
+  headers: Headers,
+  returned: Headers | null,
+  also: string | null = null,
+): string | null {
   const candidates = DELIVERY_HEADERS.map((name) => firstHeader(headers, name));
   if (returned) candidates.push(firstHeader(returned, 'return-path'));
+  candidates.push(also);
   for (const value of candidates) {
     const address = extractAddress(value);
     const token = address ? VERP_LOCAL.exec(address)?.[1] : undefined;

@@ -28,6 +28,16 @@ export function extractAddress(text: string | null): string | null {
   return match ? normaliseAddress(match) : null;
 }
 
+const LOCAL_HOST = new RegExp(`^<?(${LOCAL}@[A-Za-z0-9_-]{1,63})>?$`);
+
+/**
+ * The address of an RFC 3464 recipient field, which may name a host without a domain
+ * ("rfc822; user@mailhub") since it is the address the reporting MTA itself used.
+ */
+export function extractFieldAddress(text: string): string | null {
+  return extractAddress(text) ?? LOCAL_HOST.exec(text.trim())?.[1] ?? null;
+}
+
 /** Every address in a text, in order, without repeats. */
 export function extractAddresses(text: string, limit: number): string[] {
   const found: string[] = [];

@@ -173,7 +173,7 @@ describe('verdict shape', () => {
     expect(Object.keys(json.recipients[0] ?? {}).sort()).toEqual(
       ['action', 'address', 'bounceType', 'diagnostic', 'reason', 'remoteMta', 'replyCode', 'status'].sort(),
     );
-    expect(json.recipients[0]?.status).toBeNull();
+    expect(json.recipients[0]?.remoteMta).toBeNull();
     expect(json.envelopeId).toBeNull();
   });
 

@@ -1,4 +1,4 @@
-import { extractAddress } from './address.ts';
+import { extractFieldAddress } from './address.ts';
 import { MAX_RECIPIENTS } from './limits.ts';
 import { fieldGroups, typedValue } from './fields.ts';
 import { findStatus } from './status-code.ts';
@@ -57,11 +57,11 @@ export function parseDeliveryStatus(text: string): DeliveryStatus {
         current ??= emptyRecipient();
         if (name === 'final-recipient') {
           hasFinal = true;
-          current.address = extractAddress(typedValue(value).text) ?? current.address;
-        } else current.address ??= extractAddress(typedValue(value).text);
+          current.address = extractFieldAddress(typedValue(value).text) ?? current.address;
+        } else current.address ??= extractFieldAddress(typedValue(value).text);
       } else if (name === 'original-recipient') {
         current ??= emptyRecipient();
-        original = extractAddress(typedValue(value).text);
+        original = extractFieldAddress(typedValue(value).text);
       } else if (name === 'action') {
         current ??= emptyRecipient();
         current.action = value.split(/[\s(;]/, 1)[0]?.toLowerCase() || null;

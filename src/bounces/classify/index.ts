@@ -9,7 +9,7 @@ import type { MessageView } from './message-view.ts';
 import { firstHeader } from './mime.ts';
 import { decideBounceType, decideReason } from './reason.ts';
 import { readSesNotification } from './ses.ts';
-import { findReplyCode, findStatus } from './status-code.ts';
+import { findLastStatus, findReplyCode } from './status-code.ts';
 import { findSmtpCommand } from './smtp-command.ts';
 import { findTextRecipients } from './text-notice.ts';
 import type { BounceVerdict, Category, Reason, RecipientVerdict } from './types.ts';
@@ -36,14 +36,15 @@ function cleanDiagnostic(text: string | null): string | null {
 }
 
 /**
- * A status field of "x.0.0" says only "failed"; the SMTP reply quoted in the diagnostic usually says
- * why, so its code is preferred when it is of the same class.
+ * The code the remote server gave, quoted in the diagnostic, says more than the Status field a
+ * relay filled in ("4.4.7" for whatever made it give up), so it is preferred. With no enhanced code
+ * at all, the reply code's class still tells failure from delay: "421" gives "4.0.0".
  */
-function preferStatus(given: string | null, diagnostic: string | null): string | null {
-  const quoted = findStatus(diagnostic);
-  if (!given) return quoted;
-  if (quoted && given.endsWith('.0.0') && quoted[0] === given[0]) return quoted;
-  return given;
+function chooseStatus(given: string | null, diagnostic: string, replyCode: string | null): string | null {
+  const quoted = findLastStatus(diagnostic);
+  if (quoted) return quoted;
+  if (given) return given;
+  return replyCode ? `${replyCode[0]}.0.0` : null;
 }
 
 /**
@@ -51,9 +52,10 @@ function preferStatus(given: string | null, diagnostic: string | null): string |
  * consulted only when the recipient's own lines name no reason.
  */
 function toRecipient(evidence: Evidence, fixedReason?: Reason, context?: string): RecipientVerdict {
-  const diagnostic = cleanDiagnostic(evidence.diagnostic);
-  let status = preferStatus(evidence.status, diagnostic);
-  let replyCode = findReplyCode(diagnostic);
+  const full = evidence.diagnostic?.replace(/\s{1,4096}/g, ' ').trim() ?? '';
+  const diagnostic = cleanDiagnostic(full);
+  let replyCode = findReplyCode(full);
+  let status = chooseStatus(evidence.status, full, replyCode);
   const decide = (text: string | null): Reason =>
     decideReason({
       action: evidence.action,
@@ -65,9 +67,9 @@ function toRecipient(evidence: Evidence, fixedReason?: Reason, context?: string)
     });
   let reason = fixedReason ?? decide(diagnostic);
   if (!fixedReason && context && (reason === 'onhold' || reason === 'undefined')) {
-    const wider = cleanDiagnostic(context);
-    status ??= findStatus(wider);
+    const wider = context.replace(/\s{1,4096}/g, ' ');
     replyCode ??= findReplyCode(wider);
+    status ??= chooseStatus(null, wider, replyCode);
     reason = decide(wider);
   }
   return {
@@ -130,6 +132,11 @@ function withNoticeText(recipient: DsnRecipient, view: MessageView): Evidence {
 function classifyDeliveryStatus(view: MessageView): BounceVerdict | null {
   const reports = view.deliveryStatus.map(parseDeliveryStatus);
   const listed = reports.flatMap((report) => report.recipients).slice(0, MAX_RECIPIENTS);
+  // A block whose recipient field is unusable ("rfc822; @host") borrows the address the text gives.
+  if (listed.some((r) => !r.address)) {
+    const named = findTextRecipients(view.notice, new Set());
+    listed.forEach((r, i) => (r.address ??= named[i]?.address ?? null));
+  }
   // A lone recipient is what the whole notice is about, so its text may explain a bare DSN block.
   const fallback = listed.length === 1 ? view.notice : undefined;
   const recipients = listed.map((r) => toRecipient(withNoticeText(r, view), undefined, fallback));
@@ -184,11 +191,18 @@ const BOUNCE_TEXT =
 const DELAY_TEXT =
   /\bdelayed\b|will (?:continue|keep) (?:trying|to try|attempting)|still (?:trying|being retried)|delivery attempts will continue|has not yet been delivered|not yet been delivered|will be retried|will retry|no action is required/i;
 
+const INLINE_SENDER = /^(?:from|return-path|sender):[ \t]{0,16}(.{1,998})$/gim;
+
 function excludedAddresses(view: MessageView): Set<string> {
   const excluded = new Set<string>();
   for (const address of [view.fromAddress, view.toAddress]) if (address) excluded.add(address.toLowerCase());
   const returnedFrom = view.returnedHeaders && extractAddress(firstHeader(view.returnedHeaders, 'from'));
   if (returnedFrom) excluded.add(returnedFrom.toLowerCase());
+  // The sender, as the copy of the message appended inline names it.
+  for (const match of view.trailer.slice(0, 16_384).matchAll(INLINE_SENDER)) {
+    const address = extractAddress(match[1] ?? null);
+    if (address) excluded.add(address.toLowerCase());
+  }
   return excluded;
 }
 
@@ -211,20 +225,15 @@ function fromDaemon(view: MessageView): boolean {
 function classifyTextNotice(view: MessageView): BounceVerdict | null {
   const daemon = fromDaemon(view);
   const subjectSays = BOUNCE_SUBJECT.test(view.subject);
-  const textSays = BOUNCE_TEXT.test(view.notice);
+  const textSays = BOUNCE_TEXT.test(view.notice.slice(0, 8192).replace(/\s{1,4096}/g, ' '));
   if (!daemon && !subjectSays && !textSays && !view.headers.has('x-failed-recipients')) return null;
   const excluded = excludedAddresses(view);
   let found = findTextRecipients(view.notice, excluded);
-  // Exim and Google name the failed recipients in a header; it is exact where the text is not.
-  const listed = (view.headers.get('x-failed-recipients') ?? []).flatMap((v) =>
-    extractAddresses(v, MAX_RECIPIENTS),
-  );
-  if (listed.length) {
-    const explained = new Map(found.map((r) => [r.address.toLowerCase(), r.diagnostic]));
-    found = listed.map((address) => ({
-      address,
-      diagnostic: explained.get(address.toLowerCase()) ?? view.notice,
-    }));
+  if (!found.length) {
+    // Exim and Google also name the failed recipients in a header, for notices in any language.
+    found = (view.headers.get('x-failed-recipients') ?? [])
+      .flatMap((value) => extractAddresses(value, MAX_RECIPIENTS))
+      .map((address) => ({ address, diagnostic: view.notice }));
   }
   if (!found.length) {
     if (!(textSays && (daemon || subjectSays))) return null;

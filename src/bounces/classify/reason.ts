@@ -80,8 +80,9 @@ export function decideReason(evidence: ReasonEvidence): Reason {
 const HARD: ReadonlySet<Reason> = new Set(['userunknown', 'hostunknown', 'hasmoved']);
 
 /**
- * Hard means the address is dead: user or host unknown, moved, or a domain that accepts no mail
- * (notaccept) when the server said so permanently. A transient (4xx) answer or a delay is never hard.
+ * Hard means the address is dead: user or host unknown, or moved, or a domain that accepts no mail
+ * (notaccept) unless the server said so only for now (4xx). A delay notice is never hard: the
+ * message is still being retried.
  */
 export function decideBounceType(
   reason: Reason,
@@ -90,12 +91,8 @@ export function decideBounceType(
   replyCode: string | null,
 ): BounceType | null {
   if (reason === 'delivered' || reason === 'feedback' || reason === 'vacation') return null;
-  const transient =
-    action === 'delayed' || status?.startsWith('4.') === true || replyCode?.startsWith('4') === true;
-  if (transient) return 'soft';
+  if (action === 'delayed') return 'soft';
   if (HARD.has(reason)) return 'hard';
-  if (reason === 'notaccept' && (replyCode?.startsWith('5') === true || status?.startsWith('5.') === true)) {
-    return 'hard';
-  }
-  return 'soft';
+  const transient = status?.startsWith('4.') === true || replyCode?.startsWith('4') === true;
+  return reason === 'notaccept' && !transient ? 'hard' : 'soft';
 }

@@ -2,6 +2,7 @@ import type { Reason } from './types.ts';
 
 // Lookarounds keep IP addresses and version numbers ("10.4.5.6", "2.5.5.1") from passing for codes.
 const ENHANCED = /(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d]|\.\d)/;
+const ENHANCED_ALL = new RegExp(ENHANCED.source, 'g');
 const REPLY = /(?<![\d.:-])([245][0-5]\d)(?=[ -]|$)/m;
 const REPLY_AT_START = /^[ \t]{0,16}[(#]?([245][0-5]\d)(?![\d.])/;
 
@@ -10,6 +11,17 @@ export function findStatus(text: string | null): string | null {
   if (!text) return null;
   const match = ENHANCED.exec(text);
   return match ? `${match[1]}.${Number(match[2])}.${Number(match[3])}` : null;
+}
+
+/**
+ * The last enhanced status code in a diagnostic. A relay that gives up quotes the reply it got last,
+ * so the innermost code ("554 4.4.7 Message expired <421 4.4.2 Connection timed out>") comes last.
+ */
+export function findLastStatus(text: string | null): string | null {
+  if (!text) return null;
+  let last: RegExpMatchArray | null = null;
+  for (const match of text.matchAll(ENHANCED_ALL)) last = match;
+  return last ? `${last[1]}.${Number(last[2])}.${Number(last[3])}` : null;
 }
 
 /** The SMTP reply code a diagnostic starts with, or else the first one it quotes. */

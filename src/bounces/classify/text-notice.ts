@@ -18,10 +18,10 @@ const A = ADDRESS_PATTERN;
  *  - the address and a date or a parenthesis after it (Exchange 2003: "a@b on 4/29/01 ...")
  */
 const ALONE = new RegExp(
-  `^(?:>>>[ \\t]{1,4})?[<"'(\\[]?(${A})[>"')\\]]?(?:[ \\t]{1,4}<${A}>)?[ \\t]{0,4}(?::|\\.{3})?$`,
+  `^(?:>>>[ \\t]{1,4})?[<"'(\\[]?(${A})[>"')\\]]?(?:[ \\t]{1,4}<(${A})>)?[ \\t]{0,4}(?::|\\.{3})?$`,
 );
 const LEADING = new RegExp(
-  `^(?:[245]\\d\\d[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}[ ])?)?[<"]?(${A})[>"]?(?:[ \\t]{1,4}<${A}>)?(?:[ ]\\([^()]{0,300}\\))?[ \\t]{0,4}(?:\\.{3}|:)[ \\t]{0,8}(.{0,2000})$`,
+  `^(?:[245]\\d\\d[ -](?:[245]\\.\\d{1,3}\\.\\d{1,3}[ ])?)?[<"]?(${A})[>"]?(?:[ \\t]{1,4}<(${A})>)?(?:[ ]\\([^()]{0,300}\\))?[ \\t]{0,4}(?:\\.{3}|:)[ \\t]{0,8}(?<rest>.{0,2000})$`,
 );
 /** The address and then its reason or a date: "a@b Invalid Address, ..." (Zoho), "a@b on 4/29/01" (Exchange). */
 const FOLLOWED = new RegExp(`^<?(${A})>?[ \\t]{1,8}([^ \\t].{0,1000})$`);
@@ -47,9 +47,16 @@ interface Candidate {
 function recipientOnLine(line: string): Candidate | null {
   const text = line.replace(MAILTO, '').trim();
   if (!text.includes('@')) return null;
+  // "a@b <c@d>" is a display name and an address: the address is the one in brackets.
   let match = ALONE.exec(text);
-  if (match?.[1]) return { address: match[1], inline: '', loose: false };
-  match = LEADING.exec(text) ?? FOLLOWED.exec(text);
+  if (match?.[1]) return { address: match[2] ?? match[1], inline: '', loose: false };
+  match = LEADING.exec(text);
+  if (match?.[1]) {
+    // A line that opens with the SMTP reply ("550 5.1.1 <a@b>... User unknown") is the diagnostic itself.
+    const inline = /^[245]\d\d/.test(text) ? text : (match.groups?.rest ?? '');
+    return { address: match[2] ?? match[1], inline, loose: false };
+  }
+  match = FOLLOWED.exec(text);
   if (match?.[1]) return { address: match[1], inline: match[2] ?? '', loose: false };
   match = LABELLED.exec(text);
   if (match?.[2]) return { address: match[2], inline: `${match[1]} ${match[3] ?? ''}`, loose: true };
@@ -115,7 +122,11 @@ export function findTextRecipients(notice: string, excluded: ReadonlySet<string>
       .map((line) => line.trim())
       .filter(Boolean)
       .join(' ');
-  return [...found.values()].map((entry) => ({
+  // The sender's own address is written alone too ("A message sent by <a@b> could not be
+  // delivered"); it is dropped unless it is all there is (a message bounced back to its sender).
+  const entries = [...found.values()];
+  const others = entries.filter((entry) => !excluded.has(entry.address.toLowerCase()));
+  return (others.length ? others : entries).map((entry) => ({
     address: entry.address,
     diagnostic: entry.lines.length ? entry.lines.join(' ') : rest || before(entry.index),
   }));

@@ -23,6 +23,7 @@ export const errorCodes = [
   'DATABASE_UNAVAILABLE',
   'MIGRATION_FAILED',
   'INTERNAL_ERROR',
+  'SECRET_UNREADABLE',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -23,6 +23,7 @@ const statusByCode: Record<ErrorCode, number> = {
   DATABASE_UNAVAILABLE: 503,
   MIGRATION_FAILED: 500,
   INTERNAL_ERROR: 500,
+  SECRET_UNREADABLE: 500,
 };
 
 interface ValidationIssue {

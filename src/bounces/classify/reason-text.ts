@@ -329,7 +329,10 @@ const RULES: readonly TextRule[] = [
       'nxdomain',
       'host not found',
     ],
-    patterns: [/(?:^|\s)[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8} does not exist/],
+    patterns: [
+      /(?:^|\s)[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8} does not exist/,
+      /\bhost [^ ]{1,255} not found/,
+    ],
   },
   {
     reason: 'userunknown',
@@ -388,6 +391,9 @@ const RULES: readonly TextRule[] = [
       'undeliverable address',
       'address not present in directory',
       'could not be found',
+      "couldn't be found",
+      'address not found',
+      'check if address is correct',
       'unknown or invalid',
       'is not a valid user',
       'destination addresses were unknown',
@@ -706,6 +712,19 @@ export function reasonFromText(normalised: string): Reason | null {
     if (rule.patterns?.some((pattern) => pattern.test(normalised))) return rule.reason;
   }
   return null;
+}
+
+const BARE_USER_UNKNOWN = [
+  'user unknown',
+  'unknown user',
+  'no such user',
+  'unknown recipient',
+  'recipient unknown',
+];
+
+/** True when the wording is only the generic "user unknown" of an SMTP reply, with no provider detail. */
+export function isBareUserUnknown(normalised: string): boolean {
+  return BARE_USER_UNKNOWN.some((phrase) => normalised.includes(phrase));
 }
 
 const VACATION = [

@@ -1,4 +1,4 @@
-import { normaliseDiagnostic, reasonFromText } from './reason-text.ts';
+import { isBareUserUnknown, normaliseDiagnostic, reasonFromText } from './reason-text.ts';
 import { exactReasonForStatus, generalReasonForStatus } from './status-code.ts';
 import type { SmtpCommand } from './smtp-command.ts';
 import type { BounceType, Reason } from './types.ts';
@@ -59,8 +59,11 @@ export function decideReason(evidence: ReasonEvidence): Reason {
     return 'rejected';
   }
   if (general === 'userunknown') return worded && OVERRIDES_USER_UNKNOWN.has(worded) ? worded : general;
-  if (worded === 'userunknown' && command !== 'RCPT' && (command === 'DATA' || general === 'filtered')) {
-    return 'filtered';
+  if (worded === 'userunknown' && command !== 'RCPT') {
+    // A bare "550 User unknown" with no address status (x.1.x) could be a content filter's answer too.
+    const bare =
+      replyCode !== null && (status === null || status.endsWith('.0.0')) && isBareUserUnknown(text);
+    if (command === 'DATA' || general === 'filtered' || bare) return 'filtered';
   }
   const transient =
     action === 'delayed' || status?.startsWith('4.') === true || replyCode?.startsWith('4') === true;

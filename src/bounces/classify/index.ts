@@ -20,7 +20,7 @@ export type { BounceType, BounceVerdict, Category, Reason, RecipientVerdict } fr
 interface Evidence {
   address: string | null;
   /** The notice's own lines about this recipient, where the SMTP stage is usually named. */
-  context?: string | null;
+  stageText?: string | null;
   action: string | null;
   status: string | null;
   diagnostic: string | null;
@@ -63,7 +63,7 @@ function toRecipient(evidence: Evidence, fixedReason?: Reason, context?: string)
       replyCode,
       diagnostic: text,
       diagnosticType: evidence.diagnosticType,
-      command: findSmtpCommand(evidence.context ?? text) ?? findSmtpCommand(text),
+      command: findSmtpCommand(evidence.stageText ?? text) ?? findSmtpCommand(text),
     });
   let reason = fixedReason ?? decide(diagnostic);
   if (!fixedReason && context && (reason === 'onhold' || reason === 'undefined')) {
@@ -125,7 +125,7 @@ function withNoticeText(recipient: DsnRecipient, view: MessageView): Evidence {
   return {
     ...recipient,
     diagnostic,
-    context: fromText ? `${fromText.diagnostic} ${diagnostic ?? ''}` : diagnostic,
+    stageText: fromText ? `${fromText.diagnostic} ${diagnostic ?? ''}` : diagnostic,
   };
 }
 
@@ -243,7 +243,7 @@ function classifyTextNotice(view: MessageView): BounceVerdict | null {
   const delayed = DELAY_TEXT.test(view.subject) || DELAY_TEXT.test(view.notice.slice(0, 2048));
   const action = delayed ? 'delayed' : 'failed';
   // With one recipient the whole notice is about it, including the SMTP stage it names.
-  const context = found.length === 1 ? view.notice : null;
+  const stageText = found.length === 1 ? view.notice : null;
   const recipients = found.map((r) =>
     toRecipient(
       {
@@ -253,7 +253,7 @@ function classifyTextNotice(view: MessageView): BounceVerdict | null {
         diagnostic: r.diagnostic,
         diagnosticType: null,
         remoteMta: null,
-        context,
+        stageText,
       },
       undefined,
       view.notice,

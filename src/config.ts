@@ -17,6 +17,10 @@ export interface Config {
   readonly cookieSecure: 'auto' | boolean;
   readonly trustProxy: boolean;
   readonly shutdownTimeoutMs: number;
+  /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
+  readonly secretKey: string | undefined;
+  /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
+  readonly previousSecretKeys: string | undefined;
 }
 
 type Parse<T> = (value: string) => T;
@@ -68,6 +72,8 @@ const variables = {
   COOKIE_SECURE: { default: 'auto' as const, parse: oneOf(['auto', 'true', 'false'] as const) },
   TRUST_PROXY: { default: false, parse: bool },
   SHUTDOWN_TIMEOUT_MS: { default: 10_000, parse: integer(0, 600_000) },
+  MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
+  MAILROOM_SECRET_KEY_PREVIOUS: { default: undefined as string | undefined, parse: text, secret: true },
 } satisfies Record<string, Variable<unknown>>;
 
 type Variables = typeof variables;
@@ -118,5 +124,7 @@ function toConfig(env: Env): Config {
     cookieSecure: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    secretKey: env.MAILROOM_SECRET_KEY,
+    previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
   });
 }

@@ -4,9 +4,13 @@ import type { Config } from './config.ts';
 import { connectDatabase } from './db/connect.ts';
 import type { Db, Dialect } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { createAccountsService } from './domains/accounts/accounts.service.ts';
+import { createPasswordVault } from './domains/accounts/password-vault.ts';
+import { createAuditService } from './domains/audit/audit.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createLogger } from './logger.ts';
+import { loadKeyring, type Keyring } from './secrets/keyring.ts';
 
 export interface Container {
   config: Config;
@@ -14,9 +18,12 @@ export interface Container {
   db: Db;
   dialect: Dialect;
   now: Clock;
+  keyring: Keyring;
   services: {
     users: ReturnType<typeof createUsersService>;
     auth: ReturnType<typeof createAuthService>;
+    audit: ReturnType<typeof createAuditService>;
+    accounts: ReturnType<typeof createAccountsService>;
   };
   close(): Promise<void>;
 }
@@ -33,25 +40,36 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const logger = options.logger ?? createLogger(config.logLevel);
   const now = options.now ?? systemClock;
   const handle = connectDatabase(config.database);
-  if (options.migrate ?? true) {
-    try {
+  const { db, dialect } = handle;
+  let keyring: Keyring;
+  try {
+    keyring = await loadKeyring({
+      secretKey: config.secretKey,
+      previousKeys: config.previousSecretKeys,
+      dataDir: config.dataDir,
+      dialect,
+    });
+    if (options.migrate ?? true) {
       const applied = await migrateToLatest(handle);
       if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-    } catch (error) {
-      await handle.db.destroy();
-      throw error;
     }
+  } catch (error) {
+    await db.destroy();
+    throw error;
   }
-  const { db, dialect } = handle;
+  const audit = createAuditService({ db, now });
   return {
     config,
     logger,
     db,
     dialect,
     now,
+    keyring,
     services: {
       users: createUsersService({ db, dialect, now }),
       auth: createAuthService({ db, now, sessionTtlHours: config.sessionTtlHours }),
+      audit,
+      accounts: createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit }),
     },
     close: () => db.destroy(),
   };

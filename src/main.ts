@@ -1,10 +1,15 @@
 import { isAppError } from './errors.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
+import { bounceClassifyCommand } from './cli/bounce-classify.ts';
 import { migrateCommand } from './cli/migrate.ts';
+import { secretsCommand } from './cli/secrets.ts';
 import { serveCommand } from './cli/serve.ts';
 import { tokenCreateCommand } from './cli/token-create.ts';
 import { usage } from './cli/usage.ts';
 import { userCreateCommand } from './cli/user-create.ts';
+import { withContainer } from './cli/with-container.ts';
+import { loadConfig } from './config.ts';
+import { loadKeyring } from './secrets/keyring.ts';
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, subcommand, ...rest] = argv;
@@ -20,6 +25,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         break;
       case 'token':
         if (subcommand === 'create') return await tokenCreateCommand(rest, io);
+        break;
+      case 'secrets':
+        // Loaded lazily, so that `generate-key` needs neither a valid configuration nor a database.
+        return await secretsCommand(argv.slice(1), io, {
+          loadKeyring: () => {
+            const config = loadConfig(io.env);
+            return loadKeyring({
+              secretKey: config.secretKey,
+              previousKeys: config.previousSecretKeys,
+              dataDir: config.dataDir,
+              dialect: config.database.dialect,
+            });
+          },
+          withStore: (work) =>
+            withContainer(io, (container) => work(container.services.accounts.secretStore())),
+        });
+      case 'bounce':
+        if (subcommand === 'classify') return await bounceClassifyCommand(rest, io.stdout, io.stderr);
         break;
       case undefined:
       case 'help':

@@ -84,6 +84,20 @@ describe.each(testDialects)('the mailroom CLI on %s', (dialect) => {
     expect(orgs.map((org) => org.name)).toEqual(['Acme']);
   });
 
+  it.skipIf(dialect !== 'postgres')(
+    'refuses to run against PostgreSQL without MAILROOM_SECRET_KEY',
+    async () => {
+      const { DATABASE_URL } = database.current.env;
+      const result = await runMailroom(['token', 'create', '--email', 'rep@acme.test'], {
+        DATABASE_URL: DATABASE_URL!,
+      });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('CONFIG_INVALID');
+      expect(result.stderr).toContain('MAILROOM_SECRET_KEY is required with DATABASE_URL');
+      expect(result.stdout).toBe('');
+    },
+  );
+
   it('answers an unknown command with the usage and exit code 2', async () => {
     const result = await run('frobnicate');
     expect(result.code).toBe(2);
@@ -97,7 +111,10 @@ describe('mailroom migrate', () => {
     const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mailroom-migrate-')), 'not-yet-there');
     try {
       const first = await runMailroom(['migrate'], { DATA_DIR: dataDir });
-      expect(first).toMatchObject({ code: 0, stdout: 'applied 1 migration(s): 001-foundation\n' });
+      expect(first).toMatchObject({
+        code: 0,
+        stdout: 'applied 2 migration(s): 001-foundation, 002-accounts\n',
+      });
       expect(fs.existsSync(path.join(dataDir, 'mailroom.sqlite'))).toBe(true);
       const second = await runMailroom(['migrate'], { DATA_DIR: dataDir });
       expect(second).toMatchObject({ code: 0, stdout: 'database is up to date\n' });

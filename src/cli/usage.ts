@@ -12,5 +12,15 @@ Users and access:
   token create --email E [--name N]
                         create an API token for that user; prints only the token
 
+Secrets:
+  secrets generate-key  print a new key for MAILROOM_SECRET_KEY
+  secrets rotate        re-encrypt every stored secret under the current key (safe to rerun after
+                        an interruption; with DATA_DIR/secret.key it also makes the new key)
+
+Bounces:
+  bounce classify PATH...
+                        classify raw messages (files or directories, recursively); one JSON line
+                        per file: { file, category, recipients }
+
 Configuration comes from the environment: see the README.
 `;

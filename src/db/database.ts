@@ -66,6 +66,60 @@ export interface LoginFailuresTable {
   blocked_until: Timestamp | null;
 }
 
+export interface AccountsTable {
+  id: string;
+  org_id: string;
+  owner_id: string;
+  type: 'own' | 'marketing';
+  scope: 'personal' | 'team';
+  name: string;
+  email: string;
+  display_name: string | null;
+  organization: string | null;
+  reply_to: string | null;
+  reply_to_name: string | null;
+  from_name_template: string | null;
+  reply_to_name_template: string | null;
+  /** JSON: the smtp, incoming and options settings as written, without secrets. */
+  settings: string;
+  /** The account's passwords, encrypted together (src/secrets). */
+  secrets: string | null;
+  /** Which secrets are stored (`smtp,incoming,proxy`), so a list shows `hasPassword` without decrypting. */
+  secret_kinds: string;
+  status: 'pending_approval' | 'active' | 'rejected' | 'disabled';
+  rejection_reason: string | null;
+  approved_at: Timestamp | null;
+  approved_by: string | null;
+  name_folded: string;
+  search_folded: string;
+  outgoing_state: string;
+  outgoing_last_error: string | null;
+  outgoing_last_ok_at: Timestamp | null;
+  incoming_state: string;
+  incoming_last_error: string | null;
+  incoming_last_ok_at: Timestamp | null;
+  last_used_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface DefaultAccountsTable {
+  user_id: string;
+  account_id: string;
+}
+
+export interface AuditLogTable {
+  id: string;
+  org_id: string;
+  actor_id: string | null;
+  action: string;
+  target_type: string;
+  target_id: string;
+  /** JSON array of the field paths that changed; never their values. */
+  fields: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   organisations: OrganisationsTable;
   users: UsersTable;
@@ -74,6 +128,9 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_failures: LoginFailuresTable;
+  accounts: AccountsTable;
+  default_accounts: DefaultAccountsTable;
+  audit_log: AuditLogTable;
 }
 
 export type Db = Kysely<Database>;

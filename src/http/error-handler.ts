@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { headerSafePattern } from '../domains/accounts/addresses.ts';
 import { AppError, type ErrorCode, type FieldErrors } from '../errors.ts';
+import { customFormats } from '../formats.ts';
 
 /** The one place where error codes become HTTP statuses. */
 const statusByCode: Record<ErrorCode, number> = {
@@ -16,6 +18,10 @@ const statusByCode: Record<ErrorCode, number> = {
   TEAM_NOT_FOUND: 404,
   TOKEN_NOT_FOUND: 404,
   ORGANISATION_NOT_FOUND: 404,
+  ACCOUNT_NOT_FOUND: 404,
+  ACCOUNT_NOT_ACTIVE: 409,
+  ACCOUNT_STATE_CONFLICT: 409,
+  NOT_A_MARKETING_ACCOUNT: 409,
   EMAIL_TAKEN: 409,
   TEAM_NAME_TAKEN: 409,
   LAST_ADMIN: 409,
@@ -46,6 +52,13 @@ function fieldPath(issue: ValidationIssue, part: string): string {
 function fieldMessage(issue: ValidationIssue): string {
   if (issue.keyword === 'required') return 'is required';
   if (issue.keyword === 'additionalProperties') return 'is not an allowed field';
+  if (issue.keyword === 'format') {
+    const custom = customFormats[String(issue.params.format)];
+    if (custom) return custom.message;
+  }
+  if (issue.keyword === 'pattern' && issue.params.pattern === headerSafePattern) {
+    return 'must not contain line breaks or other control characters';
+  }
   return issue.message ?? 'is invalid';
 }
 
@@ -71,6 +84,17 @@ export function validationFields(issues: readonly ValidationIssue[], part: strin
     const list = messages.get(path) ?? [];
     list.push(`must be one of ${allowed.map((value) => JSON.stringify(value)).join(', ')}`);
     messages.set(path, list);
+  }
+  // A nullable field that fails its real type also "fails" the null branch; that says nothing new
+  // when the field or something inside it has a real complaint.
+  const paths = [...messages.keys()];
+  for (const [path, list] of messages) {
+    const hasReasons = list.length > 1 || paths.some((other) => other.startsWith(`${path}.`));
+    if (hasReasons) {
+      const rest = list.filter((message) => message !== 'must be null');
+      if (rest.length > 0) messages.set(path, rest);
+      else messages.delete(path);
+    }
   }
   return Object.fromEntries([...messages].map(([path, list]) => [path, list.join(' or ')]));
 }

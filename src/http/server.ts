@@ -7,8 +7,11 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance, type FastifyBaseLogger, type RawServerDefault } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Container } from '../container.ts';
+import { accountsRoutes } from '../domains/accounts/accounts.routes.ts';
+import { auditRoutes } from '../domains/audit/audit.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
+import { customFormats } from '../formats.ts';
 import { StrictObject } from '../schemas.ts';
 import { authenticateRequests } from './auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
@@ -30,6 +33,10 @@ function createValidators() {
   const shared = { allErrors: true, removeAdditional: false, useDefaults: true, strict: false } as const;
   const body = addFormats.default(new Ajv.default({ ...shared, coerceTypes: false }));
   const text = addFormats.default(new Ajv.default({ ...shared, coerceTypes: true }));
+  for (const [name, format] of Object.entries(customFormats)) {
+    body.addFormat(name, { type: 'string', validate: format.validate });
+    text.addFormat(name, { type: 'string', validate: format.validate });
+  }
   return ({ schema, httpPart }: { schema: object; httpPart?: string }) =>
     (httpPart === 'body' ? body : text).compile(schema);
 }
@@ -47,6 +54,11 @@ export async function buildServer(container: Container): Promise<App> {
   app.decorateRequest('actor', null);
   // The API speaks JSON only; anything else is refused with 415 rather than read as a string.
   app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(
+    'application/merge-patch+json',
+    { parseAs: 'string' },
+    app.getDefaultJsonParser('error', 'error'),
+  );
 
   await app.register(fastifyCookie);
   await app.register(fastifySwagger, {
@@ -94,5 +106,7 @@ export async function buildServer(container: Container): Promise<App> {
 
   await app.register(authRoutes, { container });
   await app.register(usersRoutes, { container });
+  await app.register(accountsRoutes, { container });
+  await app.register(auditRoutes, { container });
   return app;
 }

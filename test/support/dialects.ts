@@ -17,6 +17,9 @@ export const testDialects: Dialect[] = (process.env.MAILROOM_TEST_DIALECTS ?? al
   .map((name) => name.trim())
   .filter((name): name is Dialect => (allDialects as string[]).includes(name));
 
+/** Every PostgreSQL test process shares one key, as the machines of one deployment would. */
+export const testSecretKey = randomBytes(32).toString('base64');
+
 export const testPostgresUrl =
   process.env.MAILROOM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -55,7 +58,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   return {
     ...handle,
     config,
-    env: { DATABASE_URL: config.url },
+    env: { DATABASE_URL: config.url, MAILROOM_SECRET_KEY: testSecretKey },
     async drop() {
       await handle.db.destroy();
       await withPostgresClient((client) => client.query(`drop schema ${schema} cascade`));

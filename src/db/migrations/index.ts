@@ -1,6 +1,7 @@
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as foundation from './001-foundation.ts';
+import * as accounts from './002-accounts.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -15,6 +16,7 @@ interface DialectMigration {
 /** In order; a migration, once released, is never edited: add the next one instead. */
 const migrations: Record<string, DialectMigration> = {
   '001-foundation': foundation,
+  '002-accounts': accounts,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

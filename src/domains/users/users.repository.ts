@@ -1,9 +1,5 @@
 import type { DbOrTx, Dialect, NewRow, Row, RowUpdate, Tx } from '../../db/database.ts';
-
-export interface PageWindow {
-  limit: number;
-  offset: number;
-}
+import type { PageWindow } from '../../pagination.ts';
 
 export function findOrganisationById(db: DbOrTx, id: string) {
   return db.selectFrom('organisations').selectAll().where('id', '=', id).executeTakeFirst();

@@ -3,6 +3,7 @@ import type { Db, DbOrTx, Dialect, Row, Tx } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
 import { AppError } from '../../errors.ts';
+import { toPageWindow, type Page, type PageResult } from '../../pagination.ts';
 import { hashPassword } from './passwords.ts';
 import { requireAdmin } from './policy.ts';
 import * as repo from './users.repository.ts';
@@ -19,20 +20,6 @@ import {
   type UpdateUserInput,
   type User,
 } from './users.ts';
-
-export interface Page {
-  page?: number;
-  pageSize?: number;
-}
-
-export interface PageResult<Item> {
-  items: Item[];
-  total: number;
-}
-
-export function toPageWindow({ page = 1, pageSize = 50 }: Page): repo.PageWindow {
-  return { limit: pageSize, offset: (page - 1) * pageSize };
-}
 
 export function toUser(row: Row<'users'>): User {
   return {

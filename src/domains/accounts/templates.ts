@@ -1,0 +1,57 @@
+import { controlCharacters } from './addresses.ts';
+
+/**
+ * Sender personalisation: a display name such as "{{contact.owner.name}} at Acme", filled in per
+ * recipient from the contact's card.
+ */
+export interface SenderContact {
+  name?: string | null;
+  email: string;
+  fields?: Record<string, string | number | boolean | null | undefined>;
+  owner?: { name?: string | null } | null;
+}
+
+const placeholderPattern = /\{\{([^{}]*)\}\}/g;
+const fieldKey = /^contact\.fields\.([A-Za-z0-9_-]{1,100})$/;
+const knownPaths = ['contact.name', 'contact.email', 'contact.owner.name'];
+
+export const placeholderHelp =
+  'use {{contact.name}}, {{contact.email}}, {{contact.fields.<key>}} or {{contact.owner.name}}';
+
+/** What is wrong with a template, or null when it is fine. */
+export function templateProblem(template: string): string | null {
+  for (const match of template.matchAll(placeholderPattern)) {
+    const path = match[1]!.trim();
+    if (!knownPaths.includes(path) && !fieldKey.test(path))
+      return `unknown placeholder {{${path}}}; ${placeholderHelp}`;
+  }
+  const rest = template.replace(placeholderPattern, '');
+  if (rest.includes('{{') || rest.includes('}}')) return `a placeholder is not closed; ${placeholderHelp}`;
+  return null;
+}
+
+function valueAt(path: string, contact: SenderContact): string | null {
+  if (path === 'contact.name') return contact.name ?? null;
+  if (path === 'contact.email') return contact.email;
+  if (path === 'contact.owner.name') return contact.owner?.name ?? null;
+  const key = fieldKey.exec(path)?.[1];
+  const value = key === undefined ? undefined : contact.fields?.[key];
+  return value === undefined || value === null ? null : String(value);
+}
+
+/**
+ * Fills a template from the contact. Any placeholder the card cannot fill makes the whole name fall
+ * back, because half a name ("  at Acme") is worse than the account's own display name. The result
+ * is one header-safe line.
+ */
+export function renderSenderName(template: string | null, contact: SenderContact, fallback: string): string {
+  if (!template) return fallback;
+  let missing = false;
+  const rendered = template.replace(placeholderPattern, (_whole, path: string) => {
+    const value = valueAt(path.trim(), contact)?.trim();
+    if (!value) missing = true;
+    return value ?? '';
+  });
+  const oneLine = rendered.replace(controlCharacters, ' ').replace(/\s+/g, ' ').trim();
+  return missing || !oneLine ? fallback : oneLine;
+}

@@ -151,6 +151,15 @@ const families: Array<[string, string, Partial<BounceVerdict>, Expected[]]> = [
       },
     ],
   ],
+  [
+    'au (KDDI) report: an unknown mailbox, and a filter that answers "User unknown" too',
+    'kddi-dsn.eml',
+    { category: 'bounce', originalMessageId: '<kddi-orig-1@example.net>' },
+    [
+      { address: 'hanako@ezweb.ne.jp', reason: 'userunknown', bounceType: 'hard' },
+      { address: 'jiro@ezweb.ne.jp', reason: 'filtered', bounceType: 'soft' },
+    ],
+  ],
   ['ordinary mail', 'plain.eml', { category: 'none', originalMessageId: null, verpToken: null }, []],
 ];
 

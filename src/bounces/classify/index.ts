@@ -51,7 +51,24 @@ function chooseStatus(given: string | null, diagnostic: string, replyCode: strin
  * Builds a recipient's verdict from its evidence. `context` is wider text (the whole notice) that is
  * consulted only when the recipient's own lines name no reason.
  */
-function toRecipient(evidence: Evidence, fixedReason?: Reason, context?: string): RecipientVerdict {
+/** The hosts provider rules key on: the remote MTA, the recipient's domain, and who sent the notice. */
+function hostsOf(evidence: Evidence, reporter: string | null | undefined): string[] {
+  const hosts: string[] = [];
+  const mta = evidence.remoteMta?.toLowerCase().match(/[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,8}/)?.[0];
+  if (mta) hosts.push(mta);
+  for (const address of [evidence.address, reporter]) {
+    const at = address?.lastIndexOf('@') ?? -1;
+    if (address && at >= 0) hosts.push(address.slice(at + 1).toLowerCase());
+  }
+  return hosts;
+}
+
+function toRecipient(
+  evidence: Evidence,
+  fixedReason?: Reason,
+  context?: string,
+  reporter?: string | null,
+): RecipientVerdict {
   const full = evidence.diagnostic?.replace(/\s{1,4096}/g, ' ').trim() ?? '';
   const diagnostic = cleanDiagnostic(full);
   let replyCode = findReplyCode(full);
@@ -64,6 +81,7 @@ function toRecipient(evidence: Evidence, fixedReason?: Reason, context?: string)
       diagnostic: text,
       diagnosticType: evidence.diagnosticType,
       command: findSmtpCommand(evidence.stageText ?? text) ?? findSmtpCommand(text),
+      hosts: hostsOf(evidence, reporter),
     });
   let reason = fixedReason ?? decide(diagnostic);
   if (!fixedReason && context && (reason === 'onhold' || reason === 'undefined')) {
@@ -139,7 +157,9 @@ function classifyDeliveryStatus(view: MessageView): BounceVerdict | null {
   }
   // A lone recipient is what the whole notice is about, so its text may explain a bare DSN block.
   const fallback = listed.length === 1 ? view.notice : undefined;
-  const recipients = listed.map((r) => toRecipient(withNoticeText(r, view), undefined, fallback));
+  const recipients = listed.map((r) =>
+    toRecipient(withNoticeText(r, view), undefined, fallback, view.fromAddress),
+  );
   if (!recipients.length) return null;
   const envelopeId = reports.find((report) => report.envelopeId)?.envelopeId ?? null;
   const failed = recipients.filter(isFailure);
@@ -257,6 +277,7 @@ function classifyTextNotice(view: MessageView): BounceVerdict | null {
       },
       undefined,
       view.notice,
+      view.fromAddress,
     ),
   );
   return verdict(view, 'bounce', recipients, null);

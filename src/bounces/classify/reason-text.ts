@@ -153,6 +153,8 @@ const RULES: readonly TextRule[] = [
       'not configured to relay',
       "we don't handle mail for",
       "isn't in my list of allowed rcpthosts",
+      // Amazon SES refuses to send from an identity (address or domain) it has not verified.
+      'email address is not verified',
       'is not in my list of allowed rcpthosts',
       'not a gateway',
     ],
@@ -172,6 +174,11 @@ const RULES: readonly TextRule[] = [
       'multiple from',
       'multiple addresses in',
     ],
+  },
+  {
+    // A list's or provider's spam verdict, whose advice may go on to mention SPF or DKIM.
+    reason: 'spamdetected',
+    phrases: ['due to spam classification', 'classified as spam'],
   },
   {
     reason: 'authfailure',
@@ -644,6 +651,7 @@ const RULES: readonly TextRule[] = [
       'has not been collected after',
       'no answer from host',
     ],
+    patterns: [/\bdelivery failed \d{1,4} attempts\b/],
   },
   {
     reason: 'contenterror',
@@ -705,17 +713,24 @@ export function reasonFromText(normalised: string): Reason | null {
   return null;
 }
 
-const BARE_USER_UNKNOWN = [
-  'user unknown',
-  'unknown user',
-  'no such user',
-  'unknown recipient',
-  'recipient unknown',
+/*
+ * Wording in which an MTA reports its own directory lookup (Domino, Notes, Exchange 2000/2003,
+ * Gmail, InterScan, Yahoo's "dd" reply, Verizon's MMS gateway): these say the mailbox does not exist
+ * whatever the SMTP stage, unlike a generic "User unknown" a filter may also give.
+ */
+const OWN_USER_UNKNOWN = [
+  'not listed in domino directory',
+  'not listed in public name',
+  'recipient name is not recognized',
+  "because the address couldn't be found",
+  'please check if address is correct',
+  "delivery error: dd this user doesn't have",
+  'no valid recipients for this mm',
 ];
 
-/** True when the wording is only the generic "user unknown" of an SMTP reply, with no provider detail. */
-export function isBareUserUnknown(normalised: string): boolean {
-  return BARE_USER_UNKNOWN.some((phrase) => normalised.includes(phrase));
+/** True when the wording is an MTA's own report that the mailbox does not exist. */
+export function isOwnUserUnknown(normalised: string): boolean {
+  return OWN_USER_UNKNOWN.some((phrase) => normalised.includes(phrase));
 }
 
 const VACATION = [

@@ -1,4 +1,5 @@
-import { isBareUserUnknown, normaliseDiagnostic, reasonFromText } from './reason-text.ts';
+import { providerReason } from './provider.ts';
+import { isOwnUserUnknown, normaliseDiagnostic, reasonFromText } from './reason-text.ts';
 import { exactReasonForStatus, generalReasonForStatus } from './status-code.ts';
 import type { SmtpCommand } from './smtp-command.ts';
 import type { BounceType, Reason } from './types.ts';
@@ -11,6 +12,8 @@ export interface ReasonEvidence {
   /** The RFC 3464 diagnostic type ("smtp", "x-unix", ...), lowercased. */
   diagnosticType: string | null;
   command: SmtpCommand | null;
+  /** The remote MTA, the recipient's domain and the notice sender's domain, lowercased, for provider rules. */
+  hosts?: readonly string[];
 }
 
 /** Wording that explains a "bad mailbox" status better than the status does. */
@@ -49,6 +52,8 @@ export function decideReason(evidence: ReasonEvidence): Reason {
   const exact = exactReasonForStatus(status);
   if (exact) return exact;
   const text = diagnostic ? normaliseDiagnostic(diagnostic) : '';
+  const provider = providerReason({ hosts: evidence.hosts ?? [], text, status, replyCode, command });
+  if (provider) return provider;
   const worded = reasonFromText(text);
   const general = status && !status.endsWith('.0.0') ? generalReasonForStatus(status) : null;
   // Refused at MAIL FROM, "unknown" and "does not exist" speak of the sender's address.
@@ -59,11 +64,12 @@ export function decideReason(evidence: ReasonEvidence): Reason {
     return 'rejected';
   }
   if (general === 'userunknown') return worded && OVERRIDES_USER_UNKNOWN.has(worded) ? worded : general;
-  if (worded === 'userunknown' && command !== 'RCPT') {
-    // A bare "550 User unknown" with no address status (x.1.x) could be a content filter's answer too.
-    const bare =
-      replyCode !== null && (status === null || status.endsWith('.0.0')) && isBareUserUnknown(text);
-    if (command === 'DATA' || general === 'filtered' || bare) return 'filtered';
+  // "User unknown" is trusted when it answered RCPT TO, came with an address status (x.1.x), or is
+  // an MTA's own directory wording. Otherwise (after DATA, or at a stage the notice does not name)
+  // the address may well have been accepted and the message refused by a filter behind it.
+  const addressStatus = status !== null && /^[45]\.1\./.test(status);
+  if (worded === 'userunknown' && command !== 'RCPT' && command !== 'MAIL' && !addressStatus) {
+    if (!isOwnUserUnknown(text)) return 'filtered';
   }
   const transient =
     action === 'delayed' || status?.startsWith('4.') === true || replyCode?.startsWith('4') === true;

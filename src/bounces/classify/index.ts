@@ -147,13 +147,33 @@ function withNoticeText(recipient: DsnRecipient, view: MessageView): Evidence {
   };
 }
 
+function failedRecipientsHeader(view: MessageView): string[] {
+  return (view.headers.get('x-failed-recipients') ?? []).flatMap((value) =>
+    extractAddresses(value, MAX_RECIPIENTS),
+  );
+}
+
+const INLINE_REPORT = /^(?:reporting-mta|final-recipient):[ \t]{0,16}[a-z0-9-]{1,32};/im;
+
+/**
+ * The delivery-status reports to read: the message/delivery-status parts, or else report fields
+ * written into the text, as when a broken boundary line ran the report into the text part.
+ */
+function reportsOf(view: MessageView): string[] {
+  if (view.deliveryStatus.length) return view.deliveryStatus;
+  const start = view.notice.search(INLINE_REPORT);
+  return start >= 0 && /^action:/im.test(view.notice.slice(start)) ? [view.notice.slice(start)] : [];
+}
+
 function classifyDeliveryStatus(view: MessageView): BounceVerdict | null {
-  const reports = view.deliveryStatus.map(parseDeliveryStatus);
+  const reports = reportsOf(view).map(parseDeliveryStatus);
   const listed = reports.flatMap((report) => report.recipients).slice(0, MAX_RECIPIENTS);
   // A block whose recipient field is unusable ("rfc822; @host") borrows the address the text gives.
   if (listed.some((r) => !r.address)) {
-    const named = findTextRecipients(view.notice, new Set());
-    listed.forEach((r, i) => (r.address ??= named[i]?.address ?? null));
+    const inText = findTextRecipients(view.notice, new Set()).map((r) => r.address);
+    // Exim names them in X-Failed-Recipients too, when its text part lists none.
+    const named = inText.length ? inText : failedRecipientsHeader(view);
+    listed.forEach((r, i) => (r.address ??= named[i] ?? null));
   }
   // A lone recipient is what the whole notice is about, so its text may explain a bare DSN block.
   const fallback = listed.length === 1 ? view.notice : undefined;
@@ -212,6 +232,7 @@ const DELAY_TEXT =
   /\bdelayed\b|will (?:continue|keep) (?:trying|to try|attempting)|still (?:trying|being retried)|delivery attempts will continue|has not yet been delivered|not yet been delivered|will be retried|will retry|no action is required/i;
 
 const INLINE_SENDER = /^(?:from|return-path|sender):[ \t]{0,16}(.{1,998})$/gim;
+const TRANSCRIPT_SENDER = /\bmail\s{1,16}from:[ \t]{0,8}(<[^<>\s]{1,512}>)/gi;
 
 function excludedAddresses(view: MessageView): Set<string> {
   const excluded = new Set<string>();
@@ -223,12 +244,21 @@ function excludedAddresses(view: MessageView): Set<string> {
     const address = extractAddress(match[1] ?? null);
     if (address) excluded.add(address.toLowerCase());
   }
+  // The envelope sender, as an SMTP transcript in the notice gives it ("MAIL FROM:<a@b>").
+  for (const match of view.notice.slice(0, 16_384).matchAll(TRANSCRIPT_SENDER)) {
+    const address = extractAddress(match[1] ?? null);
+    if (address) excluded.add(address.toLowerCase());
+  }
   return excluded;
 }
 
+const MESSAGE_ID_FIELDS = /^[ \t>]{0,40}(?:message-id|in-reply-to|references|content-id):.{0,998}$/gim;
+
 /** The last resort for a notice that names no recipient in a shape we know: who the returned message went to. */
 function fallbackRecipients(view: MessageView, excluded: Set<string>): string[] {
-  const named = extractAddresses(view.notice, MAX_RECIPIENTS).filter(
+  // A message id looks like an address but names a message: a forwarded notice quotes its own.
+  const text = view.notice.replace(MESSAGE_ID_FIELDS, '');
+  const named = extractAddresses(text, MAX_RECIPIENTS).filter(
     (a) => !isSystemAddress(a) && !excluded.has(a.toLowerCase()),
   );
   if (named.length) return named;
@@ -251,9 +281,7 @@ function classifyTextNotice(view: MessageView): BounceVerdict | null {
   let found = findTextRecipients(view.notice, excluded);
   if (!found.length) {
     // Exim and Google also name the failed recipients in a header, for notices in any language.
-    found = (view.headers.get('x-failed-recipients') ?? [])
-      .flatMap((value) => extractAddresses(value, MAX_RECIPIENTS))
-      .map((address) => ({ address, diagnostic: view.notice }));
+    found = failedRecipientsHeader(view).map((address) => ({ address, diagnostic: view.notice }));
   }
   if (!found.length) {
     if (!(textSays && (daemon || subjectSays))) return null;

@@ -34,6 +34,8 @@ const LABELLED = new RegExp(
 const TRAILING = new RegExp(`^([^:]{3,200}):[ \\t]{0,8}<?(${A})>?[.]?$`);
 /** A single word before the colon is a header field ("To:", "Message-ID:"), not a reason. */
 const HEADER_NAME = /^[A-Za-z0-9_-]{1,60}$/;
+/** The "> " marks of a notice quoted in a forwarded message. */
+const QUOTE_MARKS = /^[ \t>]{1,40}/;
 const RCPT_COMMAND = new RegExp(`^(?:>>>[ \\t]{0,4})?RCPT[ \\t]{1,4}TO:[ \\t]{0,4}<?(${A})>?`, 'i');
 const MAILTO = /<mailto:[^<>]{1,512}>/gi;
 
@@ -61,7 +63,8 @@ function recipientOnLine(line: string): Candidate | null {
   match = LABELLED.exec(text);
   if (match?.[2]) return { address: match[2], inline: `${match[1]} ${match[3] ?? ''}`, loose: true };
   match = TRAILING.exec(text);
-  if (match?.[1] && match[2] && !HEADER_NAME.test(match[1].trim())) {
+  // A quoted header ("> Message-Id: <...>") is still a header field.
+  if (match?.[1] && match[2] && !HEADER_NAME.test(match[1].replace(QUOTE_MARKS, '').trim())) {
     return { address: match[2], inline: match[1], loose: true };
   }
   match = RCPT_COMMAND.exec(text);

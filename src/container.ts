@@ -66,7 +66,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     now,
     keyring,
     services: {
-      users: createUsersService({ db, dialect, now }),
+      users: createUsersService({ db, dialect, now, audit }),
       auth: createAuthService({ db, now, sessionTtlHours: config.sessionTtlHours }),
       audit,
       accounts: createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit }),

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.ts';
 import type { Database, Dialect } from './database.ts';
@@ -28,6 +28,11 @@ const postgresTypes = {
   },
 };
 
+/** Keeps the query planner's statistics fresh: SQLite needs asking; PostgreSQL's autovacuum does it. */
+export async function refreshPlannerStatistics({ db, dialect }: DatabaseHandle): Promise<void> {
+  if (dialect === 'sqlite') await sql`pragma optimize`.execute(db);
+}
+
 export function connectDatabase(config: DatabaseConfig): DatabaseHandle {
   if (config.dialect === 'postgres') {
     const pool = new pg.Pool({
@@ -44,6 +49,9 @@ export function connectDatabase(config: DatabaseConfig): DatabaseHandle {
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('foreign_keys = ON');
+  // Without statistics SQLite's planner picks slow plans for the account list at scale; this
+  // gathers them where they are missing or stale (housekeeping repeats it while the tables grow).
+  sqlite.pragma('optimize = 0x10002');
   return {
     db: new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) }),
     dialect: 'sqlite',

@@ -1,12 +1,20 @@
+import { refreshPlannerStatistics } from '../db/connect.ts';
 import type { Container } from '../container.ts';
 import type { PeriodicTask } from './runner.ts';
 
-/** Removes ended sessions and forgotten login failures, so those tables stay small. */
-export function housekeepingTask({ services, logger }: Container, intervalMs = 10 * 60_000): PeriodicTask {
+/**
+ * Removes ended sessions and forgotten login failures, so those tables stay small, and keeps the
+ * planner's statistics fresh as the tables grow.
+ */
+export function housekeepingTask(
+  { services, logger, db, dialect }: Container,
+  intervalMs = 10 * 60_000,
+): PeriodicTask {
   return {
     name: 'housekeeping',
     intervalMs,
     async run() {
+      await refreshPlannerStatistics({ db, dialect });
       const purged = await services.auth.purgeExpired();
       if (purged.sessions > 0 || purged.loginFailures > 0)
         logger.info({ purged }, 'housekeeping purged rows');

@@ -185,6 +185,34 @@ describe.each(testDialects)('users and teams over HTTP on %s', (dialect) => {
     });
   });
 
+  it('writes user and team changes to the audit log, naming fields but never a password', async () => {
+    const created = await call('POST', '/api/users', admin, {
+      email: 'audit.me@acme.test',
+      password: 'audit-password-1',
+    });
+    await call('PATCH', `/api/users/${created.body.id}`, admin, {
+      password: 'audit-password-2',
+      role: 'admin',
+    });
+    const team = await call('POST', '/api/teams', admin, { name: 'Audited', memberIds: [member.userId] });
+    await call('DELETE', `/api/teams/${team.body.id}`, admin);
+    const userLog = await call('GET', `/api/audit?targetId=${created.body.id}`, admin);
+    expect(userLog.body.items).toEqual([
+      expect.objectContaining({
+        action: 'user.updated',
+        actorId: admin.userId,
+        fields: ['password', 'role'],
+      }),
+      expect.objectContaining({ action: 'user.created', fields: ['email', 'password', 'role'] }),
+    ]);
+    const teamLog = await call('GET', `/api/audit?targetId=${team.body.id}`, admin);
+    expect(teamLog.body.items.map((entry: { action: string }) => entry.action)).toEqual([
+      'team.deleted',
+      'team.created',
+    ]);
+    expect(JSON.stringify(userLog.body)).not.toContain('audit-password');
+  });
+
   describe('validation', () => {
     it('reports every bad field at once, refuses unknown fields, and never coerces types', async () => {
       const response = await call('POST', '/api/users', admin, {

@@ -1,10 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { testDialects, useTestDatabase } from '../../../test/support/dialects.ts';
+import { createAuditService } from '../audit/audit.service.ts';
 import { createUsersService } from './users.service.ts';
 
 describe.each(testDialects)('the users service on %s', (dialect) => {
   const database = useTestDatabase(dialect);
-  const service = () => createUsersService({ ...database.current, now: () => new Date() });
+  const service = () => {
+    const now = () => new Date();
+    return createUsersService({
+      ...database.current,
+      now,
+      audit: createAuditService({ db: database.current.db, now }),
+    });
+  };
 
   it('keeps one admin when two admins demote each other at the same moment', async () => {
     const users = service();

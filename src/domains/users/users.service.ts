@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
 import { AppError } from '../../errors.ts';
 import { toPageWindow, type Page, type PageResult } from '../../pagination.ts';
+import type { AuditService } from '../audit/audit.service.ts';
 import { hashPassword } from './passwords.ts';
 import { requireAdmin } from './policy.ts';
 import * as repo from './users.repository.ts';
@@ -45,11 +46,38 @@ export interface UsersServiceDeps {
   db: Db;
   dialect: Dialect;
   now: Clock;
+  audit: AuditService;
 }
 
 export type UsersService = ReturnType<typeof createUsersService>;
 
-export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
+export function createUsersService({ db, dialect, now, audit }: UsersServiceDeps) {
+  function recordChange(
+    tx: DbOrTx,
+    actor: Actor | null,
+    orgId: string,
+    action: string,
+    target: { type: 'user' | 'team'; id: string },
+    fields: string[] = [],
+  ) {
+    return audit.record(tx, {
+      orgId,
+      actorId: actor?.userId ?? null,
+      action,
+      targetType: target.type,
+      targetId: target.id,
+      fields,
+    });
+  }
+
+  /** The names of the fields an input sets, for the audit log (never their values). */
+  function fieldsOf(input: object): string[] {
+    return Object.entries(input)
+      .filter(([, value]) => value !== undefined)
+      .map(([key]) => key)
+      .sort();
+  }
+
   async function insertUserChecked(
     tx: DbOrTx,
     orgId: string,
@@ -138,6 +166,12 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
           }));
         const role = input.role ?? (existing ? 'member' : 'admin');
         const user = await insertUserChecked(tx, organisation.id, { ...input, role });
+        await recordChange(tx, null, organisation.id, 'user.created', { type: 'user', id: user.id }, [
+          'email',
+          'name',
+          'password',
+          'role',
+        ]);
         return { user, organisation: toOrganisation(organisation), organisationCreated: !existing };
       });
     },
@@ -163,7 +197,18 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
 
     async createUser(actor: Actor, input: CreateUserInput): Promise<User> {
       requireAdmin(actor, 'add users');
-      return insertUserChecked(db, actor.orgId, { ...input, role: input.role ?? 'member' });
+      return db.transaction().execute(async (tx) => {
+        const user = await insertUserChecked(tx, actor.orgId, { ...input, role: input.role ?? 'member' });
+        await recordChange(
+          tx,
+          actor,
+          actor.orgId,
+          'user.created',
+          { type: 'user', id: user.id },
+          fieldsOf({ ...input, role: user.role }),
+        );
+        return user;
+      });
     },
 
     /** Admins change anyone; a member changes only their own name and password. */
@@ -180,6 +225,7 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
           ...(input.password !== undefined && { password_hash: await hashPassword(input.password) }),
           updated_at: now().toISOString(),
         });
+        await recordChange(tx, actor, actor.orgId, 'user.updated', { type: 'user', id }, fieldsOf(input));
         return toUser(await userInOrganisation(tx, actor, id));
       });
     },
@@ -190,6 +236,7 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
         const user = await userInOrganisation(tx, actor, id);
         await ensureAnotherAdmin(tx, user);
         await repo.deleteUserRow(tx, id);
+        await recordChange(tx, actor, actor.orgId, 'user.deleted', { type: 'user', id });
       });
     },
 
@@ -227,6 +274,14 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
             updated_at: timestamp,
           });
           await repo.replaceTeamMembers(tx, row.id, memberIds);
+          await recordChange(
+            tx,
+            actor,
+            actor.orgId,
+            'team.created',
+            { type: 'team', id: row.id },
+            fieldsOf(input),
+          );
           return toTeam(row, [...memberIds].sort());
         } catch (error) {
           if (isUniqueViolation(error)) throw teamNameTaken(input.name);
@@ -250,6 +305,7 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
           ...(input.name !== undefined && { name: input.name }),
           updated_at: now().toISOString(),
         });
+        await recordChange(tx, actor, actor.orgId, 'team.updated', { type: 'team', id }, fieldsOf(input));
         const members = await repo.findTeamMemberIds(tx, [id]);
         return toTeam(await teamInOrganisation(tx, actor, id), members.get(id) ?? []);
       });
@@ -257,8 +313,11 @@ export function createUsersService({ db, dialect, now }: UsersServiceDeps) {
 
     async deleteTeam(actor: Actor, id: string): Promise<void> {
       requireAdmin(actor, 'delete teams');
-      await teamInOrganisation(db, actor, id);
-      await repo.deleteTeamRow(db, id);
+      await db.transaction().execute(async (tx) => {
+        await teamInOrganisation(tx, actor, id);
+        await repo.deleteTeamRow(tx, id);
+        await recordChange(tx, actor, actor.orgId, 'team.deleted', { type: 'team', id });
+      });
     },
   };
 }

@@ -206,10 +206,8 @@ describe.each(testDialects)('users and teams over HTTP on %s', (dialect) => {
       expect.objectContaining({ action: 'user.created', fields: ['email', 'password', 'role'] }),
     ]);
     const teamLog = await call('GET', `/api/audit?targetId=${team.body.id}`, admin);
-    expect(teamLog.body.items.map((entry: { action: string }) => entry.action)).toEqual([
-      'team.deleted',
-      'team.created',
-    ]);
+    const teamEntries = teamLog.body.items as { action: string }[];
+    expect(teamEntries.map((entry) => entry.action)).toEqual(['team.deleted', 'team.created']);
     expect(JSON.stringify(userLog.body)).not.toContain('audit-password');
   });
 

@@ -1,0 +1,146 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { readFileSync } from 'node:fs';
+import { SocksClient } from 'socks';
+import type { ProxyConfig } from './smtp-types.ts';
+
+/** An error reaching the destination through the proxy; the code is nodemailer's, so both paths classify alike. */
+export class ProxyConnectError extends Error {
+  readonly code = 'EPROXY';
+}
+
+let defaultCas: string[] | null = null;
+
+/**
+ * Node replaces its whole trust store when `ca` is given, so an extra CA has to be added to the
+ * default ones (the bundled roots and NODE_EXTRA_CA_CERTS) rather than passed alone.
+ */
+function trustStoreWith(extra: string | Buffer): string[] {
+  if (!defaultCas) {
+    const fromEnv = process.env.NODE_EXTRA_CA_CERTS;
+    let extraFromEnv: string[] = [];
+    if (fromEnv) {
+      try {
+        extraFromEnv = [readFileSync(fromEnv, 'utf8')];
+      } catch {
+        // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS; so do we, by ignoring it.
+      }
+    }
+    defaultCas = [...tls.rootCertificates, ...extraFromEnv];
+  }
+  return [...defaultCas, extra.toString()];
+}
+
+/** TLS options with certificate verification always on; SNI only for names (RFC 6066 forbids IPs). */
+export function tlsOptionsFor(host: string, ca: string | Buffer | undefined): tls.ConnectionOptions {
+  return {
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.2',
+    ...(ca ? { ca: trustStoreWith(ca) } : {}),
+    ...(net.isIP(host) ? {} : { servername: host }),
+  };
+}
+
+function withTimeout<T>(
+  promise: Promise<T>,
+  timeoutMs: number,
+  onTimeout: () => void,
+  what: string,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new ProxyConnectError(`${what} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+async function connectSocks5(
+  proxy: ProxyConfig,
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  try {
+    const { socket } = await SocksClient.createConnection({
+      proxy: {
+        host: proxy.host,
+        port: proxy.port,
+        type: 5,
+        ...(proxy.username !== null ? { userId: proxy.username, password: proxy.password ?? '' } : {}),
+      },
+      command: 'connect',
+      // The proxy resolves the name, as a SOCKS5 client on a locked-down network expects.
+      destination: { host, port },
+      timeout: timeoutMs,
+    });
+    return socket;
+  } catch (error) {
+    // socks' messages name the proxy and the step, never the password.
+    throw new ProxyConnectError(`SOCKS5 proxy ${proxy.host}:${proxy.port}: ${(error as Error).message}`);
+  }
+}
+
+function connectHttp(proxy: ProxyConfig, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
+  const socket = net.connect({ host: proxy.host, port: proxy.port });
+  const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
+  const handshake = new Promise<net.Socket>((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const fail = (message: string) => {
+      socket.destroy();
+      reject(new ProxyConnectError(`HTTP proxy ${proxy.host}:${proxy.port}: ${message}`));
+    };
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > 16_384) fail('response header too large');
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      const statusLine = head.subarray(0, head.indexOf('\r\n')).toString('latin1');
+      if (!/^HTTP\/1\.[01] 2\d\d/.test(statusLine)) return fail(`CONNECT refused: ${statusLine}`);
+      // Bytes after the header already belong to the tunnelled server (its greeting, usually).
+      const rest = head.subarray(end + 4);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve(socket);
+    };
+    const onError = (error: Error) => fail(error.message);
+    const onClose = () => fail('closed the connection during CONNECT');
+    socket.on('data', onData);
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.once('connect', () => {
+      const credentials =
+        proxy.username !== null
+          ? `Proxy-Authorization: Basic ${Buffer.from(`${proxy.username}:${proxy.password ?? ''}`).toString('base64')}\r\n`
+          : '';
+      socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${credentials}\r\n`);
+    });
+  });
+  return withTimeout(handshake, timeoutMs, () => socket.destroy(), `HTTP proxy ${proxy.host}:${proxy.port}`);
+}
+
+/** A plain TCP socket to host:port through the proxy; TLS, if any, goes on top of it. */
+export function connectThroughProxy(
+  proxy: ProxyConfig,
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  return proxy.type === 'socks5'
+    ? connectSocks5(proxy, host, port, timeoutMs)
+    : connectHttp(proxy, host, port, timeoutMs);
+}

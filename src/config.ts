@@ -17,6 +17,14 @@ export interface Config {
   readonly cookieSecure: 'auto' | boolean;
   readonly trustProxy: boolean;
   readonly shutdownTimeoutMs: number;
+  readonly outbox: {
+    leaseMs: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    pollIntervalMs: number;
+    concurrency: number;
+    connectionsPerAccount: number;
+  };
   /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
   readonly secretKey: string | undefined;
   /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
@@ -72,6 +80,12 @@ const variables = {
   COOKIE_SECURE: { default: 'auto' as const, parse: oneOf(['auto', 'true', 'false'] as const) },
   TRUST_PROXY: { default: false, parse: bool },
   SHUTDOWN_TIMEOUT_MS: { default: 10_000, parse: integer(0, 600_000) },
+  OUTBOX_LEASE_MS: { default: 300_000, parse: integer(5_000, 3_600_000) },
+  OUTBOX_MAX_ATTEMPTS: { default: 8, parse: integer(1, 100) },
+  OUTBOX_RETRY_BASE_MS: { default: 60_000, parse: integer(1, 3_600_000) },
+  OUTBOX_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
+  OUTBOX_CONCURRENCY: { default: 8, parse: integer(1, 1000) },
+  SMTP_CONNECTIONS_PER_ACCOUNT: { default: 2, parse: integer(1, 50) },
   MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
   MAILROOM_SECRET_KEY_PREVIOUS: { default: undefined as string | undefined, parse: text, secret: true },
 } satisfies Record<string, Variable<unknown>>;
@@ -124,6 +138,14 @@ function toConfig(env: Env): Config {
     cookieSecure: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    outbox: {
+      leaseMs: env.OUTBOX_LEASE_MS,
+      maxAttempts: env.OUTBOX_MAX_ATTEMPTS,
+      retryBaseMs: env.OUTBOX_RETRY_BASE_MS,
+      pollIntervalMs: env.OUTBOX_POLL_MS,
+      concurrency: env.OUTBOX_CONCURRENCY,
+      connectionsPerAccount: env.SMTP_CONNECTIONS_PER_ACCOUNT,
+    },
     secretKey: env.MAILROOM_SECRET_KEY,
     previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
   });

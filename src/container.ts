@@ -7,6 +7,10 @@ import { migrateToLatest } from './db/migrate.ts';
 import { createAccountsService } from './domains/accounts/accounts.service.ts';
 import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
+import { createBouncesService } from './domains/bounces/bounces.service.ts';
+import { createContactsService } from './domains/contacts/contacts.service.ts';
+import { createMessagesService } from './domains/messages/messages.service.ts';
+import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createLogger } from './logger.ts';
@@ -24,6 +28,9 @@ export interface Container {
     auth: ReturnType<typeof createAuthService>;
     audit: ReturnType<typeof createAuditService>;
     accounts: ReturnType<typeof createAccountsService>;
+    contacts: ReturnType<typeof createContactsService>;
+    messages: ReturnType<typeof createMessagesService>;
+    outbox: ReturnType<typeof createOutboxService>;
   };
   close(): Promise<void>;
 }
@@ -58,6 +65,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     throw error;
   }
   const audit = createAuditService({ db, now });
+  const accounts = createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit });
+  const contacts = createContactsService({ db, now });
   return {
     config,
     logger,
@@ -69,7 +78,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
       users: createUsersService({ db, dialect, now, audit }),
       auth: createAuthService({ db, now, sessionTtlHours: config.sessionTtlHours }),
       audit,
-      accounts: createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit }),
+      accounts,
+      contacts,
+      messages: createMessagesService({ db, now, accounts, contacts }),
+      outbox: createOutboxService({
+        db,
+        dialect,
+        now,
+        bounces: createBouncesService({ now }),
+        settings: config.outbox,
+      }),
     },
     close: () => db.destroy(),
   };

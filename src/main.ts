@@ -2,6 +2,7 @@ import { isAppError } from './errors.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
 import { bounceClassifyCommand } from './cli/bounce-classify.ts';
 import { migrateCommand } from './cli/migrate.ts';
+import { messageCommand, outboxCommand } from './cli/outbox.ts';
 import { secretsCommand } from './cli/secrets.ts';
 import { serveCommand } from './cli/serve.ts';
 import { tokenCreateCommand } from './cli/token-create.ts';
@@ -41,6 +42,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           withStore: (work) =>
             withContainer(io, (container) => work(container.services.accounts.secretStore())),
         });
+      case 'outbox':
+        return await outboxCommand(argv.slice(1), io);
+      case 'message':
+        return await messageCommand(argv.slice(1), io);
       case 'bounce':
         if (subcommand === 'classify') return await bounceClassifyCommand(rest, io.stdout, io.stderr);
         break;

@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { createContainer } from '../container.ts';
 import { buildServer } from '../http/server.ts';
-import { workerTasks } from '../workers/housekeeping.ts';
+import { createWorkerTasks } from '../workers/tasks.ts';
 import { startWorker } from '../workers/runner.ts';
 import type { CliIo } from './io.ts';
 
@@ -15,7 +15,8 @@ export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise
   const container = await createContainer(config);
   const { logger } = container;
   const app = role === 'serve' ? await buildServer(container) : undefined;
-  const worker = startWorker(workerTasks(container), logger);
+  const workers = createWorkerTasks(container);
+  const worker = startWorker(workers.tasks, logger);
   if (app) await app.listen({ port: config.port, host: config.host });
 
   await new Promise<void>((resolve) => {
@@ -36,6 +37,7 @@ export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise
   forced.unref();
   await app?.close();
   await worker.stop();
+  await workers.close();
   await container.close();
   logger.info('stopped');
   return 0;

@@ -12,6 +12,11 @@ Users and access:
   token create --email E [--name N]
                         create an API token for that user; prints only the token
 
+Outbox:
+  outbox reset-sending ACCOUNT_ID   messages stuck in sending go back to ready
+  outbox clear-errors ACCOUNT_ID    messages in error are retried, attempts from zero
+  message cancel|reset-sending|clear-error MESSAGE_ID
+
 Secrets:
   secrets generate-key  print a new key for MAILROOM_SECRET_KEY
   secrets rotate        re-encrypt every stored secret under the current key (safe to rerun after

@@ -120,6 +120,100 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+export interface ContactsTable {
+  id: string;
+  org_id: string;
+  email: string;
+  /** The address folded for matching (case-insensitive): unique per organisation. */
+  email_folded: string;
+  name: string | null;
+  owner_id: string | null;
+  /** JSON object of custom fields, which sender templates read. */
+  fields: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type MessageStatus = 'ready' | 'sending' | 'sent' | 'error' | 'uncertain' | 'cancelled' | 'received';
+
+export interface MessagesTable {
+  id: string;
+  org_id: string;
+  account_id: string | null;
+  created_by: string | null;
+  direction: 'out' | 'in';
+  status: MessageStatus;
+  message_id_header: string;
+  subject: string;
+  text_body: string | null;
+  html_body: string | null;
+  /** JSON object of the allow-listed extra headers. */
+  headers: string;
+  /** 1 when the account marks outgoing mail private: not filed on the contacts. */
+  is_private: number;
+  send_at: Timestamp | null;
+  attempts: number;
+  next_attempt_at: Timestamp | null;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  sent_at: Timestamp | null;
+  error_code: string | null;
+  reply_code: number | null;
+  reply_enhanced: string | null;
+  reply_text: string | null;
+  reply_command: string | null;
+  idempotency_key: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type RecipientStatus = 'pending' | 'accepted' | 'rejected' | `skipped_${string}`;
+
+export interface MessageRecipientsTable {
+  id: string;
+  message_id: string;
+  position: number;
+  kind: 'to' | 'cc' | 'bcc';
+  address: string;
+  name: string | null;
+  contact_id: string | null;
+  status: RecipientStatus;
+  reply_code: number | null;
+  reply_enhanced: string | null;
+  reply_text: string | null;
+  /** Set once the server answered DATA with 354 for this recipient's transaction. */
+  data_started_at: Timestamp | null;
+  updated_at: Timestamp;
+}
+
+export interface MessageAttachmentsTable {
+  id: string;
+  message_id: string;
+  position: number;
+  filename: string;
+  content_type: string;
+  size: number;
+  content: Buffer;
+}
+
+export interface BouncesTable {
+  id: string;
+  org_id: string;
+  /** Where the bounce was learnt: `smtp` (a 5xx at send time), later `mailbox`, `verp`, `webhook`. */
+  source: string;
+  message_id: string | null;
+  account_id: string | null;
+  contact_id: string | null;
+  recipient: string;
+  bounce_type: 'hard' | 'soft' | null;
+  reason: string;
+  status: string | null;
+  reply_code: number | null;
+  diagnostic: string | null;
+  remote_mta: string | null;
+  created_at: Timestamp;
+}
+
 export interface Database {
   organisations: OrganisationsTable;
   users: UsersTable;
@@ -131,6 +225,11 @@ export interface Database {
   accounts: AccountsTable;
   default_accounts: DefaultAccountsTable;
   audit_log: AuditLogTable;
+  contacts: ContactsTable;
+  messages: MessagesTable;
+  message_recipients: MessageRecipientsTable;
+  message_attachments: MessageAttachmentsTable;
+  bounces: BouncesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -9,6 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Container } from '../container.ts';
 import { accountsRoutes } from '../domains/accounts/accounts.routes.ts';
 import { auditRoutes } from '../domains/audit/audit.routes.ts';
+import { contactsRoutes } from '../domains/contacts/contacts.routes.ts';
+import { messagesRoutes } from '../domains/messages/messages.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
 import { customFormats } from '../formats.ts';
@@ -108,5 +110,7 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(usersRoutes, { container });
   await app.register(accountsRoutes, { container });
   await app.register(auditRoutes, { container });
+  await app.register(contactsRoutes, { container });
+  await app.register(messagesRoutes, { container });
   return app;
 }

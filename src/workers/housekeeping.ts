@@ -21,7 +21,3 @@ export function housekeepingTask(
     },
   };
 }
-
-export function workerTasks(container: Container): PeriodicTask[] {
-  return [housekeepingTask(container)];
-}

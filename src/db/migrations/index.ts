@@ -2,6 +2,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { Dialect } from '../database.ts';
 import * as foundation from './001-foundation.ts';
 import * as accounts from './002-accounts.ts';
+import * as messages from './003-messages.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -17,6 +18,7 @@ interface DialectMigration {
 const migrations: Record<string, DialectMigration> = {
   '001-foundation': foundation,
   '002-accounts': accounts,
+  '003-messages': messages,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -47,6 +47,10 @@ export function findAccountRow(db: DbOrTx, orgId: string, id: string) {
     .executeTakeFirst();
 }
 
+export function findAccountRowById(db: DbOrTx, id: string) {
+  return selectAccounts(db).where('accounts.id', '=', id).executeTakeFirst();
+}
+
 export async function insertAccountRow(db: DbOrTx, row: NewRow<'accounts'>): Promise<void> {
   await db.insertInto('accounts').values(row).execute();
 }

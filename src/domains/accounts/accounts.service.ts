@@ -206,6 +206,33 @@ function rowToWritten(row: Row): WrittenAccount {
   });
 }
 
+export interface AccountSender {
+  id: string;
+  orgId: string;
+  type: Row['type'];
+  status: Row['status'];
+  rejectionReason: string | null;
+  email: string;
+  displayName: string | null;
+  replyTo: string | null;
+  replyToName: string | null;
+  fromNameTemplate: string | null;
+  replyToNameTemplate: string | null;
+  outgoingState: HealthState;
+  settings: EffectiveSettings;
+  passwords: { smtp: string | null; incoming: string | null; proxy: string | null };
+}
+
+/** States in which sending waits for a person: a changed setting or password lifts them. */
+export const pausedOutgoingStates: readonly HealthState[] = ['auth_error', 'paused', 'password_required'];
+
+/** A new setting or password may fix what paused sending, so the dispatcher tries again. */
+function resumeSending(row: Row) {
+  return pausedOutgoingStates.includes(row.outgoing_state as HealthState)
+    ? { outgoing_state: 'unknown', outgoing_last_error: null }
+    : {};
+}
+
 export interface AccountsServiceDeps {
   db: Db;
   dialect: Dialect;
@@ -475,6 +502,7 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
           ...identityColumns(merged),
           settings: JSON.stringify(stored),
           ...placeSecrets(id, effective.incoming.rememberPassword, secrets),
+          ...resumeSending(row),
           updated_at: now().toISOString(),
         });
         await recordChange(tx, actor, 'account.updated', id, fields);
@@ -636,11 +664,86 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         const secrets = compact({ ...(await takeSecrets(tx, id)), ...input }) as AccountSecrets;
         await repo.updateAccountRow(tx, id, {
           ...placeSecrets(id, settings.incoming.rememberPassword, secrets),
+          ...resumeSending(row),
           updated_at: now().toISOString(),
         });
         await recordChange(tx, actor, 'account.password_supplied', id, secretPaths(input));
         return view(tx, actor, id);
       });
+    },
+
+    /** For sending: an account the caller may send from right now, or the error that says why not. */
+    async requireSendable(tx: DbOrTx, actor: Actor, id: string): Promise<Row> {
+      const row = await loadVisible(tx, actor, id);
+      if (!canUse(actor, row)) {
+        throw new AppError('FORBIDDEN', 'Only its owner can send from a personal account.');
+      }
+      requireActive(row);
+      return row;
+    },
+
+    async canUseAccount(tx: DbOrTx, actor: Actor, id: string): Promise<boolean> {
+      const row = await repo.findAccountRow(tx, actor.orgId, id);
+      return row !== undefined && canUse(actor, row);
+    },
+
+    /** For outbox actions: an account the caller may manage (its owner or an admin). */
+    async requireManageable(tx: DbOrTx, actor: Actor, id: string): Promise<Row> {
+      const row = await loadVisible(tx, actor, id);
+      requireEditable(actor, row, 'manage its outbox');
+      return row;
+    },
+
+    async defaultAccountId(tx: DbOrTx, userId: string): Promise<string | null> {
+      return (await repo.findDefaultAccountId(tx, userId))?.account_id ?? null;
+    },
+
+    /**
+     * What the dispatcher needs to send from an account: its identity, the settings in effect and
+     * its passwords (remembered or held in this process's memory). Never leaves the process.
+     */
+    async sender(accountId: string): Promise<AccountSender | null> {
+      const row = await repo.findAccountRowById(db, accountId);
+      if (!row) return null;
+      const secrets = readSecrets(row.id, (await repo.findAccountSecrets(db, row.id))?.secrets ?? null);
+      return {
+        id: row.id,
+        orgId: row.org_id,
+        type: row.type,
+        status: row.status,
+        rejectionReason: row.rejection_reason,
+        email: row.email,
+        displayName: row.display_name,
+        replyTo: row.reply_to,
+        replyToName: row.reply_to_name,
+        fromNameTemplate: row.from_name_template,
+        replyToNameTemplate: row.reply_to_name_template,
+        outgoingState: row.outgoing_state as HealthState,
+        settings: resolveSettings(JSON.parse(row.settings) as StoredSettings),
+        passwords: {
+          smtp: secrets.smtp ?? vault.get(row.id, 'smtp') ?? null,
+          incoming: secrets.incoming ?? vault.get(row.id, 'incoming') ?? null,
+          proxy: secrets.proxy ?? null,
+        },
+      };
+    },
+
+    /** Workers and tests report each direction's health here; an ok also stamps lastOkAt. */
+    async recordHealth(
+      accountId: string,
+      direction: 'outgoing' | 'incoming',
+      state: HealthState,
+      lastError: string | null,
+    ) {
+      await repo.updateAccountRow(db, accountId, {
+        [`${direction}_state`]: state,
+        [`${direction}_last_error`]: lastError,
+        ...(state === 'ok' && { [`${direction}_last_ok_at`]: now().toISOString() }),
+      });
+    },
+
+    async markUsed(accountId: string): Promise<void> {
+      await repo.updateAccountRow(db, accountId, { last_used_at: now().toISOString() });
     },
 
     /** The accounts table as the store that `mailroom secrets rotate` re-encrypts. */

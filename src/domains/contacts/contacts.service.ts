@@ -1,0 +1,149 @@
+import type { Clock } from '../../clock.ts';
+import type { Db, DbOrTx, Row } from '../../db/database.ts';
+import { isUniqueViolation } from '../../db/errors.ts';
+import { newId } from '../../db/ids.ts';
+import { AppError } from '../../errors.ts';
+import { toPageWindow, type PageResult } from '../../pagination.ts';
+import type { SenderContact } from '../accounts/templates.ts';
+import { findUserIdsInOrganisation } from '../users/users.repository.ts';
+import type { Actor } from '../users/users.ts';
+import * as repo from './contacts.repository.ts';
+import {
+  foldAddress,
+  type Contact,
+  type ContactListQuery,
+  type CreateContactInput,
+  type UpdateContactInput,
+} from './contacts.ts';
+
+type Fields = Contact['fields'];
+
+function toContact(row: Row<'contacts'>): Contact {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    ownerId: row.owner_id,
+    fields: JSON.parse(row.fields) as Fields,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function emailTaken(email: string): AppError {
+  return new AppError('CONTACT_EMAIL_TAKEN', `A contact with the address ${email} already exists.`, {
+    fields: { email: 'is already a contact' },
+  });
+}
+
+/** A contact, as a sender template reads it; also which contact an address belongs to. */
+export interface ContactForSending extends SenderContact {
+  id: string;
+  emailFolded: string;
+}
+
+export type ContactsService = ReturnType<typeof createContactsService>;
+
+export function createContactsService({ db, now }: { db: Db; now: Clock }) {
+  async function checkOwner(tx: DbOrTx, actor: Actor, ownerId: string | null | undefined): Promise<void> {
+    if (!ownerId) return;
+    if ((await findUserIdsInOrganisation(tx, actor.orgId, [ownerId])).length === 0) {
+      throw new AppError('VALIDATION_FAILED', 'The owner is not a user of this organisation.', {
+        fields: { ownerId: `no user ${ownerId} in this organisation` },
+      });
+    }
+  }
+
+  async function load(tx: DbOrTx, actor: Actor, id: string): Promise<Row<'contacts'>> {
+    const row = await repo.findContactRow(tx, actor.orgId, id);
+    if (!row) throw new AppError('CONTACT_NOT_FOUND', `No contact ${id}.`);
+    return row;
+  }
+
+  return {
+    async create(actor: Actor, input: CreateContactInput): Promise<Contact> {
+      const email = input.email.trim();
+      await checkOwner(db, actor, input.ownerId);
+      if (await repo.findContactRowByEmail(db, actor.orgId, foldAddress(email))) throw emailTaken(email);
+      const timestamp = now().toISOString();
+      const row = {
+        id: newId(),
+        org_id: actor.orgId,
+        email,
+        email_folded: foldAddress(email),
+        name: input.name ?? null,
+        owner_id: input.ownerId ?? null,
+        fields: JSON.stringify(input.fields ?? {}),
+        created_at: timestamp,
+        updated_at: timestamp,
+      };
+      try {
+        await repo.insertContactRow(db, row);
+      } catch (error) {
+        if (isUniqueViolation(error)) throw emailTaken(email);
+        throw error;
+      }
+      return toContact(row);
+    },
+
+    async get(actor: Actor, id: string): Promise<Contact> {
+      return toContact(await load(db, actor, id));
+    },
+
+    async list(actor: Actor, query: ContactListQuery): Promise<PageResult<Contact>> {
+      const q = query.q ? query.q.trim().toLowerCase() : undefined;
+      const { rows, total } = await repo.listContactRows(db, actor.orgId, q, toPageWindow(query));
+      return { items: rows.map(toContact), total };
+    },
+
+    /** Custom fields merge: a key sent as null is removed, the others are kept. */
+    async update(actor: Actor, id: string, input: UpdateContactInput): Promise<Contact> {
+      return db.transaction().execute(async (tx) => {
+        const row = await load(tx, actor, id);
+        await checkOwner(tx, actor, input.ownerId);
+        const email = input.email?.trim();
+        if (email && foldAddress(email) !== row.email_folded) {
+          if (await repo.findContactRowByEmail(tx, actor.orgId, foldAddress(email))) throw emailTaken(email);
+        }
+        const fields = { ...(JSON.parse(row.fields) as Fields) };
+        for (const [key, value] of Object.entries(input.fields ?? {})) {
+          if (value === null) delete fields[key];
+          else fields[key] = value;
+        }
+        await repo.updateContactRow(tx, id, {
+          ...(email && { email, email_folded: foldAddress(email) }),
+          ...(input.name !== undefined && { name: input.name }),
+          ...(input.ownerId !== undefined && { owner_id: input.ownerId }),
+          ...(input.fields === null ? { fields: '{}' } : { fields: JSON.stringify(fields) }),
+          updated_at: now().toISOString(),
+        });
+        return toContact(await load(tx, actor, id));
+      });
+    },
+
+    /** The contacts behind these addresses (or ids), keyed by folded address. */
+    async forSending(
+      tx: DbOrTx | undefined,
+      orgId: string,
+      by: { addresses?: readonly string[]; ids?: readonly string[] },
+    ): Promise<Map<string, ContactForSending>> {
+      const rows = await repo.findContactsForSending(tx ?? db, orgId, {
+        ...(by.ids && { ids: by.ids }),
+        ...(by.addresses && { emailsFolded: [...new Set(by.addresses.map(foldAddress))] }),
+      });
+      return new Map(
+        rows.map((row) => [
+          row.email_folded,
+          {
+            id: row.id,
+            email: row.email,
+            emailFolded: row.email_folded,
+            name: row.name,
+            fields: JSON.parse(row.fields) as Fields,
+            owner: row.owner_name ? { name: row.owner_name } : null,
+          },
+        ]),
+      );
+    },
+  };
+}

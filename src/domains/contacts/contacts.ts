@@ -1,0 +1,54 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id, Nullable, StrictObject, Timestamp } from '../../schemas.ts';
+
+const FieldValue = Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()]);
+const FieldKey = '^[A-Za-z0-9_-]{1,100}$';
+const Fields = Type.Record(Type.String({ pattern: FieldKey }), FieldValue, {
+  maxProperties: 200,
+  description: 'custom fields, which sender templates read as {{contact.fields.<key>}}',
+});
+
+export const ContactSchema = StrictObject({
+  id: Id,
+  email: Type.String(),
+  name: Nullable(Type.String()),
+  ownerId: Nullable(Id),
+  fields: Type.Record(Type.String(), FieldValue),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Contact = Static<typeof ContactSchema>;
+
+export const CreateContactBody = StrictObject({
+  email: Type.String({ minLength: 1, maxLength: 254, format: 'mailbox' }),
+  name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  ownerId: Type.Optional(Nullable(Id)),
+  fields: Type.Optional(Fields),
+});
+export type CreateContactInput = Static<typeof CreateContactBody>;
+
+export const UpdateContactBody = StrictObject({
+  email: Type.Optional(Type.String({ minLength: 1, maxLength: 254, format: 'mailbox' })),
+  name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  ownerId: Type.Optional(Nullable(Id)),
+  fields: Type.Optional(
+    Nullable(
+      Type.Record(Type.String({ pattern: FieldKey }), FieldValue, {
+        description: 'merged; null removes a key',
+      }),
+    ),
+  ),
+});
+export type UpdateContactInput = Static<typeof UpdateContactBody>;
+
+export const ContactListQuery = StrictObject({
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+});
+export type ContactListQuery = Static<typeof ContactListQuery>;
+
+/** Addresses match case-insensitively, as people and mail servers treat them. */
+export function foldAddress(address: string): string {
+  return address.trim().toLowerCase();
+}

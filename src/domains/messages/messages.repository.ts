@@ -1,0 +1,159 @@
+import type { ExpressionBuilder } from 'kysely';
+import type { Database, DbOrTx, MessageStatus, NewRow, RowUpdate } from '../../db/database.ts';
+import type { PageWindow } from '../../pagination.ts';
+
+export async function insertMessageRows(
+  db: DbOrTx,
+  message: NewRow<'messages'>,
+  recipients: NewRow<'message_recipients'>[],
+  attachments: NewRow<'message_attachments'>[],
+): Promise<void> {
+  await db.insertInto('messages').values(message).execute();
+  if (recipients.length > 0) await db.insertInto('message_recipients').values(recipients).execute();
+  for (const attachment of attachments)
+    await db.insertInto('message_attachments').values(attachment).execute();
+}
+
+export function findMessageRow(db: DbOrTx, orgId: string, id: string) {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('org_id', '=', orgId)
+    .where('id', '=', id)
+    .executeTakeFirst();
+}
+
+export function findMessageByIdempotencyKey(db: DbOrTx, userId: string, key: string) {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('created_by', '=', userId)
+    .where('idempotency_key', '=', key)
+    .executeTakeFirst();
+}
+
+export function findRecipientRows(db: DbOrTx, messageIds: readonly string[]) {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_recipients')
+    .selectAll()
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
+}
+
+export function findAttachmentSummaries(db: DbOrTx, messageIds: readonly string[]) {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_attachments')
+    .select(['message_id', 'filename', 'content_type', 'size'])
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
+}
+
+export function findAttachments(db: DbOrTx, messageId: string) {
+  return db
+    .selectFrom('message_attachments')
+    .select(['filename', 'content_type', 'content'])
+    .where('message_id', '=', messageId)
+    .orderBy('position')
+    .execute();
+}
+
+/**
+ * Whose messages a caller sees: an admin, the organisation's; anyone else, what they queued and
+ * what went through an account they may use (their own and the team's).
+ */
+export function visibleTo(orgId: string, userId: string, isAdmin: boolean) {
+  return (eb: ExpressionBuilder<Database, 'messages'>) => {
+    const inOrg = eb('messages.org_id', '=', orgId);
+    if (isAdmin) return inOrg;
+    const usableAccounts = eb
+      .selectFrom('accounts')
+      .select('accounts.id')
+      .where('accounts.org_id', '=', orgId)
+      .where((inner) =>
+        inner.or([inner('accounts.scope', '=', 'team'), inner('accounts.owner_id', '=', userId)]),
+      );
+    return eb.and([
+      inOrg,
+      eb.or([eb('messages.created_by', '=', userId), eb('messages.account_id', 'in', usableAccounts)]),
+    ]);
+  };
+}
+
+export interface MessageFilter {
+  visible: ReturnType<typeof visibleTo>;
+  direction?: 'out' | 'in';
+  status?: MessageStatus;
+  accountId?: string;
+  /** Only messages filed on this contact: not private, with the contact among the recipients. */
+  contactId?: string;
+}
+
+export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window: PageWindow) {
+  let query = db.selectFrom('messages').where(filter.visible);
+  if (filter.direction) query = query.where('messages.direction', '=', filter.direction);
+  if (filter.status) query = query.where('messages.status', '=', filter.status);
+  if (filter.accountId) query = query.where('messages.account_id', '=', filter.accountId);
+  if (filter.contactId) {
+    const contactId = filter.contactId;
+    query = query
+      .where('messages.is_private', '=', 0)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('message_recipients')
+            .select('message_recipients.id')
+            .whereRef('message_recipients.message_id', '=', 'messages.id')
+            .where('message_recipients.contact_id', '=', contactId),
+        ),
+      );
+  }
+  const [rows, { count }] = await Promise.all([
+    query
+      .selectAll('messages')
+      .orderBy('messages.id', 'desc')
+      .limit(window.limit)
+      .offset(window.offset)
+      .execute(),
+    query.select((eb) => eb.fn.countAll<number | string>().as('count')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count) };
+}
+
+/** Changes a message only from the given states; returns whether it did. */
+export async function updateMessageFrom(
+  db: DbOrTx,
+  id: string,
+  from: readonly MessageStatus[],
+  changes: RowUpdate<'messages'>,
+): Promise<boolean> {
+  const result = await db
+    .updateTable('messages')
+    .set(changes)
+    .where('id', '=', id)
+    .where('status', 'in', from)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
+/** The same for every message of an account; returns how many changed. */
+export async function updateAccountMessagesFrom(
+  db: DbOrTx,
+  accountId: string,
+  from: MessageStatus,
+  changes: RowUpdate<'messages'>,
+): Promise<number> {
+  const result = await db
+    .updateTable('messages')
+    .set(changes)
+    .where('account_id', '=', accountId)
+    .where('direction', '=', 'out')
+    .where('status', '=', from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
+}

@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Container } from '../../container.ts';
+import { actorOf } from '../../http/auth.ts';
+import { ErrorBody, IdParams, PageOf, StrictObject } from '../../schemas.ts';
+import {
+  BatchBody,
+  CountSchema,
+  IdempotencyHeaders,
+  MessageListQuery,
+  MessageSchema,
+  NewMessageBody,
+  QueuedSchema,
+} from './messages.ts';
+
+const errors = { '4xx': ErrorBody };
+const tags = ['messages'];
+/** Attachments arrive base64-encoded inside the JSON. */
+const MESSAGE_BODY_LIMIT = 20 * 1024 * 1024;
+const BATCH_BODY_LIMIT = 100 * 1024 * 1024;
+
+export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = async (
+  app,
+  { container },
+) => {
+  const { messages } = container.services;
+
+  app.post(
+    '/api/messages',
+    {
+      bodyLimit: MESSAGE_BODY_LIMIT,
+      schema: {
+        summary: 'Queue a message from your default account or the one named',
+        description:
+          'Returns 202 with the queued message. Send an Idempotency-Key header to make a retried request return ' +
+          'the message the first one queued.',
+        tags,
+        headers: IdempotencyHeaders,
+        body: NewMessageBody,
+        response: { 202: QueuedSchema, ...errors },
+      },
+    },
+    async (request, reply) =>
+      reply
+        .status(202)
+        .send(
+          await messages.queue(actorOf(request), request.body, request.headers['idempotency-key'] ?? null),
+        ),
+  );
+
+  app.post(
+    '/api/messages/batch',
+    {
+      bodyLimit: BATCH_BODY_LIMIT,
+      schema: {
+        summary: 'Queue up to 1,000 messages at once: all or none',
+        tags,
+        body: BatchBody,
+        response: { 202: StrictObject({ items: Type.Array(QueuedSchema) }), ...errors },
+      },
+    },
+    async (request, reply) =>
+      reply.status(202).send({ items: await messages.queueBatch(actorOf(request), request.body.messages) }),
+  );
+
+  app.get(
+    '/api/messages',
+    {
+      schema: {
+        summary: 'Messages, newest first',
+        tags,
+        querystring: MessageListQuery,
+        response: { 200: PageOf(MessageSchema), ...errors },
+      },
+    },
+    async (request) => messages.list(actorOf(request), request.query),
+  );
+
+  app.get(
+    '/api/messages/:id',
+    {
+      schema: { summary: 'One message', tags, params: IdParams, response: { 200: MessageSchema, ...errors } },
+    },
+    async (request) => messages.get(actorOf(request), request.params.id),
+  );
+
+  const actions = [
+    ['cancel', 'Cancel a message that has not been sent', messages.cancel],
+    ['reset-sending', 'Send a message stuck in sending or uncertain again', messages.resetSending],
+    ['clear-error', 'Retry a message in error, attempts from zero', messages.clearError],
+  ] as const;
+  for (const [path, summary, action] of actions) {
+    app.post(
+      `/api/messages/:id/${path}`,
+      { schema: { summary, tags, params: IdParams, response: { 200: MessageSchema, ...errors } } },
+      async (request) => action(actorOf(request), request.params.id),
+    );
+  }
+
+  app.post(
+    '/api/accounts/:id/outbox/reset-sending',
+    {
+      schema: {
+        summary: 'Reset sending status: the account’s messages in sending go back to ready',
+        tags,
+        params: IdParams,
+        response: { 200: CountSchema, ...errors },
+      },
+    },
+    async (request) => ({ count: await messages.resetAccountSending(actorOf(request), request.params.id) }),
+  );
+
+  app.post(
+    '/api/accounts/:id/outbox/clear-errors',
+    {
+      schema: {
+        summary: 'Clear error status: the account’s messages in error are retried',
+        tags,
+        params: IdParams,
+        response: { 200: CountSchema, ...errors },
+      },
+    },
+    async (request) => ({ count: await messages.clearAccountErrors(actorOf(request), request.params.id) }),
+  );
+};

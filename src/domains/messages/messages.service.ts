@@ -1,0 +1,412 @@
+import type { Clock } from '../../clock.ts';
+import type { Db, DbOrTx, NewRow, Row } from '../../db/database.ts';
+import { isUniqueViolation } from '../../db/errors.ts';
+import { newId } from '../../db/ids.ts';
+import { AppError, type FieldErrors } from '../../errors.ts';
+import { newMessageId } from '../../mail/compose.ts';
+import { toPageWindow, type PageResult } from '../../pagination.ts';
+import type { AccountsService } from '../accounts/accounts.service.ts';
+import type { ContactsService } from '../contacts/contacts.service.ts';
+import { foldAddress } from '../contacts/contacts.ts';
+import type { Actor } from '../users/users.ts';
+import * as repo from './messages.repository.ts';
+import {
+  MAX_ATTACHMENT_BYTES,
+  type Message,
+  type MessageListQuery,
+  type MessageStatus,
+  type NewMessageInput,
+  type Queued,
+} from './messages.ts';
+
+type Mailbox = NewMessageInput['to'][number];
+
+/** Who the CLI acts as: no user, with an admin's reach in the one organisation concerned. */
+const OPERATOR_ID = '00000000-0000-0000-0000-000000000000';
+type RecipientRow = Row<'message_recipients'>;
+
+function mailbox(entry: Mailbox): { name: string | null; address: string } {
+  return typeof entry === 'string'
+    ? { name: null, address: entry }
+    : { name: entry.name ?? null, address: entry.address };
+}
+
+function toRecipient(row: RecipientRow): Message['recipients'][number] {
+  return {
+    kind: row.kind,
+    address: row.address,
+    name: row.name,
+    contactId: row.contact_id,
+    status: row.status,
+    reply:
+      row.reply_text === null
+        ? null
+        : { code: row.reply_code, enhanced: row.reply_enhanced, text: row.reply_text },
+  };
+}
+
+const base64Pattern = /^[A-Za-z0-9+/\r\n]*={0,2}[\r\n]*$/;
+
+/** The checks a schema cannot make, each named by its field path. */
+function messageProblems(input: NewMessageInput, prefix: string, now: Date): FieldErrors {
+  const fields: FieldErrors = {};
+  const field = (name: string) => (prefix ? `${prefix}.${name}` : name);
+  if (input.to.length + (input.cc?.length ?? 0) + (input.bcc?.length ?? 0) === 0) {
+    fields[field('to')] = 'give at least one recipient in to, cc or bcc';
+  }
+  if (!input.text && !input.html) fields[field('text')] = 'give text, html or both';
+  let size = 0;
+  input.attachments?.forEach((attachment, index) => {
+    if (!base64Pattern.test(attachment.content))
+      fields[field(`attachments.${index}.content`)] = 'must be base64';
+    else size += Buffer.byteLength(attachment.content, 'base64');
+  });
+  if (size > MAX_ATTACHMENT_BYTES) {
+    fields[field('attachments')] = `are ${size} bytes in all; the limit is ${MAX_ATTACHMENT_BYTES}`;
+  }
+  if (input.sendAt && Date.parse(input.sendAt) > now.getTime() + 366 * 86_400_000) {
+    fields[field('sendAt')] = 'must be within a year';
+  }
+  return fields;
+}
+
+export type MessagesService = ReturnType<typeof createMessagesService>;
+
+export interface MessagesServiceDeps {
+  db: Db;
+  now: Clock;
+  accounts: AccountsService;
+  contacts: ContactsService;
+}
+
+export function createMessagesService({ db, now, accounts, contacts }: MessagesServiceDeps) {
+  async function toMessages(tx: DbOrTx, rows: Row<'messages'>[]): Promise<Message[]> {
+    const ids = rows.map((row) => row.id);
+    const [recipients, attachments] = await Promise.all([
+      repo.findRecipientRows(tx, ids),
+      repo.findAttachmentSummaries(tx, ids),
+    ]);
+    return rows.map((row) => ({
+      id: row.id,
+      direction: row.direction,
+      status: row.status,
+      accountId: row.account_id,
+      messageId: row.message_id_header,
+      subject: row.subject,
+      text: row.text_body,
+      html: row.html_body,
+      headers: JSON.parse(row.headers) as Record<string, string>,
+      private: row.is_private === 1,
+      sendAt: row.send_at,
+      attempts: row.attempts,
+      nextAttemptAt: row.next_attempt_at,
+      sentAt: row.sent_at,
+      errorCode: row.error_code,
+      reply:
+        row.reply_text === null
+          ? null
+          : {
+              code: row.reply_code,
+              enhanced: row.reply_enhanced,
+              text: row.reply_text,
+              command: row.reply_command,
+            },
+      recipients: recipients.filter((recipient) => recipient.message_id === row.id).map(toRecipient),
+      attachments: attachments
+        .filter((attachment) => attachment.message_id === row.id)
+        .map((attachment) => ({
+          filename: attachment.filename,
+          contentType: attachment.content_type,
+          size: attachment.size,
+        })),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+
+  async function load(tx: DbOrTx, actor: Actor, id: string): Promise<Row<'messages'>> {
+    const row = await repo.findMessageRow(tx, actor.orgId, id);
+    if (!row || !(await canSee(tx, actor, row))) throw new AppError('MESSAGE_NOT_FOUND', `No message ${id}.`);
+    return row;
+  }
+
+  /** The same rule as the list's: see repo.visibleTo. */
+  async function canSee(tx: DbOrTx, actor: Actor, row: Row<'messages'>): Promise<boolean> {
+    if (actor.role === 'admin' || row.created_by === actor.userId) return true;
+    return row.account_id !== null && (await accounts.canUseAccount(tx, actor, row.account_id));
+  }
+
+  /** Inserts one message; its recipients are matched to contacts by id or, failing that, by address. */
+  async function insert(
+    tx: DbOrTx,
+    actor: Actor,
+    input: NewMessageInput,
+    idempotencyKey: string | null,
+  ): Promise<string> {
+    const accountId = input.accountId ?? (await accounts.defaultAccountId(tx, actor.userId));
+    if (!accountId) {
+      throw new AppError(
+        'NO_DEFAULT_ACCOUNT',
+        'You have no default account: pass accountId, or make one of your accounts the default.',
+        { fields: { accountId: 'is required when you have no default account' } },
+      );
+    }
+    const account = await accounts.requireSendable(tx, actor, accountId);
+    if (account.type !== 'own') {
+      throw new AppError(
+        'ACCOUNT_STATE_CONFLICT',
+        'Marketing accounts send through the platform relay, which is not available yet.',
+      );
+    }
+    const settings = JSON.parse(account.settings) as { options?: { markOutgoingPrivate?: boolean } };
+    const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
+      (input[kind] ?? []).map((entry) => ({ kind, ...mailbox(entry) })),
+    );
+    const known = await contacts.forSending(
+      tx,
+      actor.orgId,
+      input.contactIds
+        ? { ids: input.contactIds }
+        : { addresses: recipients.map((recipient) => recipient.address) },
+    );
+    const id = newId();
+    const timestamp = now().toISOString();
+    const message: NewRow<'messages'> = {
+      id,
+      org_id: actor.orgId,
+      account_id: account.id,
+      created_by: actor.userId,
+      direction: 'out',
+      status: 'ready',
+      message_id_header: newMessageId(account.email),
+      subject: input.subject,
+      text_body: input.text ?? null,
+      html_body: input.html ?? null,
+      headers: JSON.stringify(input.headers ?? {}),
+      is_private: settings.options?.markOutgoingPrivate ? 1 : 0,
+      send_at: input.sendAt ? new Date(input.sendAt).toISOString() : null,
+      attempts: 0,
+      next_attempt_at: null,
+      lease_owner: null,
+      lease_until: null,
+      sent_at: null,
+      error_code: null,
+      reply_code: null,
+      reply_enhanced: null,
+      reply_text: null,
+      reply_command: null,
+      idempotency_key: idempotencyKey,
+      created_at: timestamp,
+      updated_at: timestamp,
+    };
+    const recipientRows = recipients.map((recipient, position) => ({
+      id: newId(),
+      message_id: id,
+      position,
+      kind: recipient.kind,
+      address: recipient.address,
+      name: recipient.name,
+      contact_id: known.get(foldAddress(recipient.address))?.id ?? null,
+      status: 'pending' as const,
+      reply_code: null,
+      reply_enhanced: null,
+      reply_text: null,
+      data_started_at: null,
+      updated_at: timestamp,
+    }));
+    const attachmentRows = (input.attachments ?? []).map((attachment, position) => {
+      const content = Buffer.from(attachment.content, 'base64');
+      return {
+        id: newId(),
+        message_id: id,
+        position,
+        filename: attachment.filename,
+        content_type: attachment.contentType,
+        size: content.length,
+        content,
+      };
+    });
+    await repo.insertMessageRows(tx, message, recipientRows, attachmentRows);
+    return id;
+  }
+
+  async function queued(tx: DbOrTx, actor: Actor, id: string): Promise<Queued> {
+    const [message] = await toMessages(tx, [await load(tx, actor, id)]);
+    return { id: message!.id, status: message!.status, recipients: message!.recipients };
+  }
+
+  function check(inputs: NewMessageInput[], batch: boolean): void {
+    const current = now();
+    const fields = Object.assign(
+      {},
+      ...inputs.map((input, index) => messageProblems(input, batch ? `messages.${index}` : '', current)),
+    );
+    if (Object.keys(fields).length > 0) {
+      throw new AppError('VALIDATION_FAILED', `Invalid message: check ${Object.keys(fields).join(', ')}.`, {
+        fields,
+      });
+    }
+  }
+
+  async function transition(
+    actor: Actor,
+    id: string,
+    from: MessageStatus[],
+    changes: Partial<Row<'messages'>>,
+    action: string,
+  ) {
+    return db.transaction().execute(async (tx) => {
+      const row = await load(tx, actor, id);
+      if (!(await repo.updateMessageFrom(tx, id, from, { ...changes, updated_at: now().toISOString() }))) {
+        throw new AppError(
+          'MESSAGE_STATE_CONFLICT',
+          `The message is ${row.status}; only a ${from.join(' or ')} message can be ${action}.`,
+        );
+      }
+      const [message] = await toMessages(tx, [await load(tx, actor, id)]);
+      return message!;
+    });
+  }
+
+  return {
+    /**
+     * Queues one message (202). With an idempotency key, a retried request returns the message the
+     * first one queued instead of queueing it again.
+     */
+    async queue(actor: Actor, input: NewMessageInput, idempotencyKey: string | null): Promise<Queued> {
+      check([input], false);
+      if (idempotencyKey) {
+        const existing = await repo.findMessageByIdempotencyKey(db, actor.userId, idempotencyKey);
+        if (existing) return queued(db, actor, existing.id);
+      }
+      try {
+        return await db
+          .transaction()
+          .execute(async (tx) => queued(tx, actor, await insert(tx, actor, input, idempotencyKey)));
+      } catch (error) {
+        if (idempotencyKey && isUniqueViolation(error)) {
+          const existing = await repo.findMessageByIdempotencyKey(db, actor.userId, idempotencyKey);
+          if (existing) return queued(db, actor, existing.id);
+        }
+        throw error;
+      }
+    },
+
+    /** Up to 1,000 messages in one transaction: all are queued, or none. */
+    async queueBatch(actor: Actor, inputs: NewMessageInput[]): Promise<Queued[]> {
+      check(inputs, true);
+      return db.transaction().execute(async (tx) => {
+        const ids: string[] = [];
+        for (const input of inputs) ids.push(await insert(tx, actor, input, null));
+        const messages = await toMessages(tx, await Promise.all(ids.map((id) => load(tx, actor, id))));
+        return messages.map((message) => ({
+          id: message.id,
+          status: message.status,
+          recipients: message.recipients,
+        }));
+      });
+    },
+
+    async get(actor: Actor, id: string): Promise<Message> {
+      const [message] = await toMessages(db, [await load(db, actor, id)]);
+      return message!;
+    },
+
+    async list(actor: Actor, query: MessageListQuery): Promise<PageResult<Message>> {
+      const { rows, total } = await repo.listMessageRows(
+        db,
+        {
+          visible: repo.visibleTo(actor.orgId, actor.userId, actor.role === 'admin'),
+          ...(query.direction && { direction: query.direction }),
+          ...(query.status && { status: query.status }),
+          ...(query.accountId && { accountId: query.accountId }),
+          ...(query.contactId && { contactId: query.contactId }),
+        },
+        toPageWindow(query),
+      );
+      return { items: await toMessages(db, rows), total };
+    },
+
+    cancel(actor: Actor, id: string) {
+      return transition(
+        actor,
+        id,
+        ['ready', 'error', 'uncertain'],
+        { status: 'cancelled', next_attempt_at: null },
+        'cancelled',
+      );
+    },
+
+    /** A person decides a message stuck in sending (or uncertain) should go again. */
+    resetSending(actor: Actor, id: string) {
+      return transition(
+        actor,
+        id,
+        ['sending', 'uncertain'],
+        { status: 'ready', lease_owner: null, lease_until: null, next_attempt_at: null },
+        'reset',
+      );
+    },
+
+    clearError(actor: Actor, id: string) {
+      return transition(
+        actor,
+        id,
+        ['error'],
+        { status: 'ready', attempts: 0, next_attempt_at: null, error_code: null },
+        'retried',
+      );
+    },
+
+    /**
+     * For the CLI, which acts for the operator on the machine: an admin of the organisation that
+     * holds the account or message.
+     */
+    async operatorFor(target: { accountId: string } | { messageId: string }): Promise<Actor> {
+      const orgId =
+        'accountId' in target
+          ? (await accounts.sender(target.accountId))?.orgId
+          : (
+              await db
+                .selectFrom('messages')
+                .select('org_id')
+                .where('id', '=', target.messageId)
+                .executeTakeFirst()
+            )?.org_id;
+      if (!orgId) {
+        throw 'accountId' in target
+          ? new AppError('ACCOUNT_NOT_FOUND', `No account ${target.accountId}.`)
+          : new AppError('MESSAGE_NOT_FOUND', `No message ${target.messageId}.`);
+      }
+      return { userId: OPERATOR_ID, orgId, role: 'admin' };
+    },
+
+    /** "Reset sending status" for a whole account: sending → ready. */
+    async resetAccountSending(actor: Actor, accountId: string): Promise<number> {
+      return db.transaction().execute(async (tx) => {
+        await accounts.requireManageable(tx, actor, accountId);
+        return repo.updateAccountMessagesFrom(tx, accountId, 'sending', {
+          status: 'ready',
+          lease_owner: null,
+          lease_until: null,
+          next_attempt_at: null,
+          updated_at: now().toISOString(),
+        });
+      });
+    },
+
+    /** "Clear error status" for a whole account: error → ready, attempts from zero. */
+    async clearAccountErrors(actor: Actor, accountId: string): Promise<number> {
+      return db.transaction().execute(async (tx) => {
+        await accounts.requireManageable(tx, actor, accountId);
+        return repo.updateAccountMessagesFrom(tx, accountId, 'error', {
+          status: 'ready',
+          attempts: 0,
+          next_attempt_at: null,
+          error_code: null,
+          updated_at: now().toISOString(),
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Id, Nullable, StrictObject, Timestamp } from '../../schemas.ts';
+import { headerSafePattern } from '../accounts/addresses.ts';
+
+export const messageStatuses = [
+  'ready',
+  'sending',
+  'sent',
+  'error',
+  'uncertain',
+  'cancelled',
+  'received',
+] as const;
+export type MessageStatus = (typeof messageStatuses)[number];
+
+const Address = Type.String({ minLength: 3, maxLength: 254, format: 'mailbox' });
+const Mailbox = Type.Union([
+  Address,
+  StrictObject({
+    name: Type.Optional(Nullable(Type.String({ maxLength: 200, pattern: headerSafePattern }))),
+    address: Address,
+  }),
+]);
+const Mailboxes = Type.Array(Mailbox, { maxItems: 500 });
+
+/**
+ * Extra headers a caller may set. Everything else (From, To, Date, Message-ID, MIME) is the
+ * composer's, so no caller can forge a sender or break the message structure.
+ */
+export const allowedHeaderPattern =
+  '^(?:[Xx]-[A-Za-z0-9-]{1,60}|List-Unsubscribe|List-Unsubscribe-Post|List-Id|In-Reply-To|References|Precedence|Auto-Submitted)$';
+
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+export const NewMessageBody = StrictObject({
+  accountId: Type.Optional(Nullable(Id)),
+  to: Mailboxes,
+  cc: Type.Optional(Mailboxes),
+  bcc: Type.Optional(Mailboxes),
+  subject: Type.String({ maxLength: 998, pattern: headerSafePattern }),
+  text: Type.Optional(Nullable(Type.String({ maxLength: 5 * 1024 * 1024 }))),
+  html: Type.Optional(Nullable(Type.String({ maxLength: 5 * 1024 * 1024 }))),
+  attachments: Type.Optional(
+    Type.Array(
+      StrictObject({
+        filename: Type.String({ minLength: 1, maxLength: 255, pattern: headerSafePattern }),
+        contentType: Type.String({
+          pattern: '^[A-Za-z0-9!#$&^_.+-]+/[A-Za-z0-9!#$&^_.+-]+$',
+          maxLength: 127,
+        }),
+        content: Type.String({ description: 'base64', contentEncoding: 'base64' }),
+      }),
+      { maxItems: 50, description: `at most ${MAX_ATTACHMENT_BYTES / 1024 / 1024} MiB in all, decoded` },
+    ),
+  ),
+  contactIds: Type.Optional(Type.Array(Id, { maxItems: 500, uniqueItems: true })),
+  headers: Type.Optional(
+    Type.Record(
+      Type.String({ pattern: allowedHeaderPattern }),
+      Type.String({ maxLength: 2000, pattern: headerSafePattern }),
+      {
+        maxProperties: 20,
+        description:
+          'X-* headers, List-Unsubscribe(-Post), List-Id, In-Reply-To, References, Precedence, Auto-Submitted',
+      },
+    ),
+  ),
+  sendAt: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+});
+export type NewMessageInput = Static<typeof NewMessageBody>;
+
+export const BatchBody = StrictObject({
+  messages: Type.Array(NewMessageBody, { minItems: 1, maxItems: 1000 }),
+});
+
+const ReplySchema = StrictObject({
+  code: Nullable(Type.Integer()),
+  enhanced: Nullable(Type.String()),
+  text: Type.String(),
+  command: Nullable(Type.String()),
+});
+
+const RecipientSchema = StrictObject({
+  kind: Type.Union([Type.Literal('to'), Type.Literal('cc'), Type.Literal('bcc')]),
+  address: Type.String(),
+  name: Nullable(Type.String()),
+  contactId: Nullable(Id),
+  status: Type.String({ description: 'pending, accepted, rejected, or skipped_<why>' }),
+  reply: Nullable(
+    StrictObject({ code: Nullable(Type.Integer()), enhanced: Nullable(Type.String()), text: Type.String() }),
+  ),
+});
+
+export const MessageSchema = StrictObject({
+  id: Id,
+  direction: Type.Union([Type.Literal('out'), Type.Literal('in')]),
+  status: Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] }),
+  accountId: Nullable(Id),
+  messageId: Type.String({ description: 'the Message-ID header' }),
+  subject: Type.String(),
+  text: Nullable(Type.String()),
+  html: Nullable(Type.String()),
+  headers: Type.Record(Type.String(), Type.String()),
+  private: Type.Boolean(),
+  sendAt: Nullable(Timestamp),
+  attempts: Type.Integer(),
+  nextAttemptAt: Nullable(Timestamp),
+  sentAt: Nullable(Timestamp),
+  errorCode: Nullable(Type.String()),
+  reply: Nullable(ReplySchema),
+  recipients: Type.Array(RecipientSchema),
+  attachments: Type.Array(
+    StrictObject({ filename: Type.String(), contentType: Type.String(), size: Type.Integer() }),
+  ),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+});
+export type Message = Static<typeof MessageSchema>;
+
+export const QueuedSchema = StrictObject({
+  id: Id,
+  status: Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] }),
+  recipients: Type.Array(RecipientSchema),
+});
+export type Queued = Static<typeof QueuedSchema>;
+
+export const MessageListQuery = StrictObject({
+  direction: Type.Optional(Type.Union([Type.Literal('out'), Type.Literal('in')])),
+  status: Type.Optional(Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] })),
+  accountId: Type.Optional(Id),
+  contactId: Type.Optional(Id),
+  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+});
+export type MessageListQuery = Static<typeof MessageListQuery>;
+
+export const CountSchema = StrictObject({ count: Type.Integer({ minimum: 0 }) });
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+});

@@ -1,0 +1,231 @@
+import type { Clock } from '../../clock.ts';
+import type { Db, Dialect, Row } from '../../db/database.ts';
+import type { BouncesService } from '../bounces/bounces.service.ts';
+import { verdictForRcptReply } from '../bounces/bounces.service.ts';
+import * as repo from './outbox.repository.ts';
+
+export interface OutboxSettings {
+  /** How long a claimed message stays with its worker without a sign of life. */
+  leaseMs: number;
+  /** Attempts, counting the first, before a transient failure becomes an error. */
+  maxAttempts: number;
+  /** The first retry waits about this long; each next one twice as long, with jitter, up to an hour. */
+  retryBaseMs: number;
+}
+
+export interface ServerReply {
+  code: number | null;
+  enhanced: string | null;
+  text: string;
+  command: string | null;
+}
+
+export interface RecipientOutcome {
+  recipientId: string;
+  accepted: boolean;
+  reply: ServerReply | null;
+}
+
+export interface SendFailure {
+  code: string;
+  transient: boolean;
+  dataStarted: boolean;
+  reply: ServerReply | null;
+}
+
+const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
+
+/** Exponential backoff with full jitter: retries of many messages do not arrive in lockstep. */
+export function retryDelayMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(baseMs * 2 ** Math.max(0, attempt - 1), MAX_RETRY_DELAY_MS);
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function replyColumns(reply: ServerReply | null) {
+  return {
+    reply_code: reply?.code ?? null,
+    reply_enhanced: reply?.enhanced ?? null,
+    reply_text: reply?.text ?? null,
+  };
+}
+
+export type OutboxService = ReturnType<typeof createOutboxService>;
+
+/**
+ * The dispatcher's store: claims, leases and the recorded outcome of every attempt. It knows no
+ * SMTP; the dispatcher (src/workers/outbox-dispatcher.ts) brings the two together.
+ */
+export function createOutboxService(deps: {
+  db: Db;
+  dialect: Dialect;
+  now: Clock;
+  bounces: BouncesService;
+  settings: OutboxSettings;
+}) {
+  const { db, dialect, now, bounces, settings } = deps;
+  const stamp = () => now().toISOString();
+
+  return {
+    settings,
+
+    /**
+     * A message whose worker died goes back to ready, unless a recipient's DATA had begun: then the
+     * server may have it, so it waits as `uncertain` for a person rather than going out twice.
+     */
+    async recoverExpiredLeases(): Promise<{ requeued: number; uncertain: number }> {
+      let requeued = 0;
+      let uncertain = 0;
+      for (const { id } of await repo.findExpiredLeases(db, stamp())) {
+        await db.transaction().execute(async (tx) => {
+          const maybeDelivered = await repo.hasUnsettledData(tx, id);
+          const changed = await repo.updateLeasedMessage(tx, id, null, {
+            status: maybeDelivered ? 'uncertain' : 'ready',
+            lease_owner: null,
+            lease_until: null,
+            ...(maybeDelivered && {
+              error_code: 'DELIVERY_UNCERTAIN',
+              reply_text:
+                'The worker stopped after the server accepted DATA; the message may have been delivered.',
+            }),
+            updated_at: stamp(),
+          });
+          if (changed && maybeDelivered) uncertain += 1;
+          else if (changed) requeued += 1;
+        });
+      }
+      return { requeued, uncertain };
+    },
+
+    claim(owner: string, limit: number): Promise<Row<'messages'>[]> {
+      const current = now();
+      return db.transaction().execute((tx) =>
+        repo.claimDueMessages(tx, dialect, {
+          owner,
+          now: current.toISOString(),
+          leaseUntil: new Date(current.getTime() + settings.leaseMs).toISOString(),
+          limit,
+        }),
+      );
+    },
+
+    pendingRecipients: (messageId: string) => repo.findPendingRecipients(db, messageId),
+
+    async renewLease(messageId: string, owner: string): Promise<boolean> {
+      return repo.updateLeasedMessage(db, messageId, owner, {
+        lease_until: new Date(now().getTime() + settings.leaseMs).toISOString(),
+      });
+    },
+
+    /** Durably noted before the first byte of the message goes out (after the server's 354). */
+    async dataStarted(recipientIds: readonly string[]): Promise<void> {
+      await repo.updateRecipients(db, recipientIds, { data_started_at: stamp(), updated_at: stamp() });
+    },
+
+    /**
+     * Records one SMTP transaction's outcome per recipient. A recipient refused with a 5xx is also a
+     * bounce for that address and its contact, written through the one bounce path.
+     */
+    async recordRecipients(message: Row<'messages'>, outcomes: RecipientOutcome[]): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        const recipients = await repo.findAllRecipients(tx, message.id);
+        for (const outcome of outcomes) {
+          await repo.updateRecipients(tx, [outcome.recipientId], {
+            status: outcome.accepted ? 'accepted' : 'rejected',
+            ...replyColumns(outcome.reply),
+            data_started_at: null,
+            updated_at: stamp(),
+          });
+          const recipient = recipients.find((row) => row.id === outcome.recipientId);
+          if (!outcome.accepted && recipient && outcome.reply?.code && outcome.reply.code >= 500) {
+            const verdict = verdictForRcptReply(outcome.reply);
+            await bounces.record(tx, {
+              orgId: message.org_id,
+              source: 'smtp',
+              messageId: message.id,
+              accountId: message.account_id,
+              contactId: recipient.contact_id,
+              recipient: recipient.address,
+              reason: verdict.reason,
+              bounceType: verdict.bounceType,
+              status: outcome.reply.enhanced,
+              replyCode: outcome.reply.code,
+              diagnostic: outcome.reply.text,
+              remoteMta: null,
+            });
+          }
+        }
+      });
+    },
+
+    /**
+     * Closes a message once no recipient is pending: sent when any was accepted (with the server's
+     * reply to the data), error when all were refused.
+     */
+    async finish(message: Row<'messages'>, owner: string, reply: ServerReply | null): Promise<void> {
+      const recipients = await repo.findAllRecipients(db, message.id);
+      const accepted = recipients.some((recipient) => recipient.status === 'accepted');
+      const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
+      await repo.updateLeasedMessage(db, message.id, owner, {
+        status: accepted ? 'sent' : 'error',
+        sent_at: accepted ? stamp() : null,
+        error_code: accepted ? null : 'SMTP_ALL_RECIPIENTS_REJECTED',
+        ...(accepted
+          ? { ...replyColumns(reply), reply_command: reply?.command ?? 'DATA' }
+          : {
+              reply_code: lastRefusal?.reply_code ?? null,
+              reply_enhanced: lastRefusal?.reply_enhanced ?? null,
+              reply_text: lastRefusal?.reply_text ?? null,
+              reply_command: 'RCPT TO',
+            }),
+        lease_owner: null,
+        lease_until: null,
+        next_attempt_at: null,
+        updated_at: stamp(),
+      });
+    },
+
+    /**
+     * A failed attempt. Without a final answer after DATA began, the message may have arrived:
+     * `uncertain`. A transient failure retries with backoff until the attempts run out; a permanent
+     * one is an error at once.
+     */
+    async fail(message: Row<'messages'>, owner: string, failure: SendFailure): Promise<void> {
+      const maybeDelivered = failure.dataStarted && failure.reply?.code == null;
+      const retry = !maybeDelivered && failure.transient && message.attempts < settings.maxAttempts;
+      await repo.updateLeasedMessage(db, message.id, owner, {
+        status: maybeDelivered ? 'uncertain' : retry ? 'ready' : 'error',
+        error_code: failure.code,
+        ...replyColumns(failure.reply),
+        reply_command: failure.reply?.command ?? null,
+        next_attempt_at: retry
+          ? new Date(now().getTime() + retryDelayMs(message.attempts, settings.retryBaseMs)).toISOString()
+          : null,
+        lease_owner: null,
+        lease_until: null,
+        updated_at: stamp(),
+      });
+      if (!maybeDelivered) {
+        const pending = await repo.findPendingRecipients(db, message.id);
+        await repo.updateRecipients(
+          db,
+          pending.map((recipient) => recipient.id),
+          { data_started_at: null },
+        );
+      }
+    },
+
+    /**
+     * The account cannot send now (its login failed, its password is not at hand): the message
+     * waits as ready, and this attempt does not count against it.
+     */
+    async putBack(message: Row<'messages'>, owner: string): Promise<void> {
+      await repo.updateLeasedMessage(db, message.id, owner, {
+        status: 'ready',
+        attempts: Math.max(0, message.attempts - 1),
+        lease_owner: null,
+        lease_until: null,
+        updated_at: stamp(),
+      });
+    },
+  };
+}

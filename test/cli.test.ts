@@ -111,10 +111,8 @@ describe('mailroom migrate', () => {
     const dataDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mailroom-migrate-')), 'not-yet-there');
     try {
       const first = await runMailroom(['migrate'], { DATA_DIR: dataDir });
-      expect(first).toMatchObject({
-        code: 0,
-        stdout: 'applied 2 migration(s): 001-foundation, 002-accounts\n',
-      });
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/^applied \d+ migration\(s\): 001-foundation, 002-accounts, \S.*\n$/);
       expect(fs.existsSync(path.join(dataDir, 'mailroom.sqlite'))).toBe(true);
       const second = await runMailroom(['migrate'], { DATA_DIR: dataDir });
       expect(second).toMatchObject({ code: 0, stdout: 'database is up to date\n' });

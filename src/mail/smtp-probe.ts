@@ -6,150 +6,43 @@
  * nodemailer, because nodemailer neither reports each step's reply nor can stop after 354: it pipes
  * the message and the final dot as soon as DATA is accepted.
  */
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import { hostname } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { SmtpError, parseReply, socketErrorCode } from './errors.ts';
-import { ProxyConnectError, connectThroughProxy, tlsOptionsFor } from './net-connect.ts';
+import { LineSocketError, closeSocket, createLineReader, openTcp, startTls } from './line-socket.ts';
+import { ProxyConnectError } from './net-connect.ts';
+import { recordStep } from './probe-step.ts';
 import { chooseAuthMethod, offeredAuthMethods, runSasl } from './smtp-auth.ts';
 import type { ProbeResult, ProbeStep, ProbeStepName, SmtpErrorCode, SmtpServerConfig } from './smtp-types.ts';
 
 export type { ProbeResult, ProbeStep } from './smtp-types.ts';
 
-/** Reads complete SMTP replies (multi-line ones joined by "\n") from whichever socket is current. */
+/** Reads complete SMTP replies (multi-line ones joined by "\n"), the whole reply by one deadline. */
 function createReplyReader(timeoutMs: number) {
-  let socket: net.Socket | null = null;
-  let buffer = '';
-  let lines: string[] = [];
-  const replies: string[] = [];
-  let failure: Error | null = null;
-  let waiter: { resolve: (reply: string) => void; reject: (error: Error) => void } | null = null;
-
-  const settle = () => {
-    if (!waiter) return;
-    const current = waiter;
-    if (replies.length > 0) {
-      waiter = null;
-      current.resolve(replies.shift() as string);
-    } else if (failure) {
-      waiter = null;
-      current.reject(failure);
-    }
-  };
-  const onData = (chunk: Buffer) => {
-    buffer += chunk.toString('utf8');
-    let newline: number;
-    while ((newline = buffer.indexOf('\n')) >= 0) {
-      const line = buffer.slice(0, newline).replace(/\r$/, '');
-      buffer = buffer.slice(newline + 1);
-      lines.push(line);
-      if (!/^\d{3}-/.test(line)) {
-        replies.push(lines.join('\n'));
-        lines = [];
-      }
-    }
-    settle();
-  };
-  const onError = (error: Error) => {
-    failure ??= error;
-    settle();
-  };
-  const onClose = () => {
-    failure ??= Object.assign(new Error('The server closed the connection'), { code: 'ECONNRESET' });
-    settle();
-  };
-
+  const lines = createLineReader({ timeoutMs, maxLineBytes: MAX_REPLY_LINE_BYTES });
   return {
-    /** Switches to a new socket (after STARTTLS), dropping anything read in plain text (RFC 3207 §6). */
-    attach(next: net.Socket) {
-      if (socket) {
-        socket.off('data', onData);
-        socket.off('error', onError);
-        socket.off('close', onClose);
+    attach: lines.attach,
+    detach: lines.detach,
+    async read(): Promise<string> {
+      const deadline = Date.now() + timeoutMs;
+      const reply: string[] = [];
+      for (;;) {
+        const line = await lines.readLine(deadline);
+        reply.push(line);
+        if (!/^\d{3}-/.test(line)) return reply.join('\n');
+        if (reply.length >= MAX_REPLY_LINES) {
+          throw new SmtpError('SMTP_PROTOCOL_ERROR', `A reply longer than ${MAX_REPLY_LINES} lines`, {
+            transient: false,
+          });
+        }
       }
-      socket = next;
-      buffer = '';
-      lines = [];
-      replies.length = 0;
-      failure = null;
-      next.on('data', onData);
-      next.on('error', onError);
-      next.on('close', onClose);
-    },
-    /** Stops listening to the plain socket while the TLS layer takes it over. */
-    detach() {
-      if (!socket) return;
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      socket = null;
-    },
-    read(): Promise<string> {
-      return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiter = null;
-          reject(timeoutError('Waiting for the reply', timeoutMs));
-        }, timeoutMs);
-        waiter = {
-          resolve: (reply) => {
-            clearTimeout(timer);
-            resolve(reply);
-          },
-          reject: (error) => {
-            clearTimeout(timer);
-            reject(error);
-          },
-        };
-        settle();
-      });
     },
   };
 }
 
-function timeoutError(what: string, timeoutMs: number): SmtpError {
-  return new SmtpError('SMTP_TIMEOUT', `${what} timed out after ${timeoutMs} ms`, { transient: true });
-}
-
-/** Resolves with the socket once `event` fires; destroys it on timeout. */
-function ready<T extends net.Socket>(
-  socket: T,
-  event: 'connect' | 'secureConnect',
-  timeoutMs: number,
-  what: string,
-) {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(timeoutError(what, timeoutMs));
-    }, timeoutMs);
-    const onError = (error: Error) => {
-      clearTimeout(timer);
-      reject(error);
-    };
-    socket.once('error', onError);
-    socket.once(event, () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
-  });
-}
-
-function openTcp(config: SmtpServerConfig): Promise<net.Socket> {
-  // The proxy connectors time their own handshakes out.
-  if (config.proxy) return connectThroughProxy(config.proxy, config.host, config.port, config.timeoutMs);
-  return ready(
-    net.connect({ host: config.host, port: config.port }),
-    'connect',
-    config.timeoutMs,
-    'Connecting',
-  );
-}
-
-function startTls(socket: net.Socket, config: SmtpServerConfig): Promise<tls.TLSSocket> {
-  const secure = tls.connect({ socket, host: config.host, ...tlsOptionsFor(config.host, config.ca) });
-  return ready(secure, 'secureConnect', config.timeoutMs, 'The TLS handshake');
-}
+/** RFC 5321 §4.5.3.1.5 allows 512 bytes a reply line; servers that exceed it a little still pass. */
+const MAX_REPLY_LINE_BYTES = 4096;
+const MAX_REPLY_LINES = 200;
 
 /** Refuses what would let an address or a name smuggle a second command into the session. */
 function assertSafeArgument(value: string, what: string): void {
@@ -170,23 +63,11 @@ export async function probeSmtp(config: SmtpServerConfig, from: string, to: stri
   let talking = false;
 
   /** Runs one step; a failure records the step, then ends the probe with the error's code. */
-  async function step<T>(
+  const step = <T>(
     name: ProbeStepName,
     failCode: SmtpErrorCode,
     run: () => Promise<{ value: T; reply: string | null }>,
-  ): Promise<T> {
-    const started = performance.now();
-    const ms = () => Math.round(performance.now() - started);
-    try {
-      const { value, reply } = await run();
-      steps.push({ step: name, ok: true, ms: ms(), reply });
-      return value;
-    } catch (error) {
-      const smtpError = asStepError(error, failCode);
-      steps.push({ step: name, ok: false, ms: ms(), reply: describe(smtpError) });
-      throw smtpError;
-    }
-  }
+  ) => recordStep(steps, name, (error) => asStepError(error, failCode), run);
 
   /** A command whose reply must start with `expected`; any other reply fails the step with it. */
   async function command(
@@ -306,15 +187,7 @@ export async function probeSmtp(config: SmtpServerConfig, from: string, to: stri
   } finally {
     // After 354 every byte would be message data: dropping the connection is the only way to stop,
     // and without the final dot the server delivers nothing. Before it, say goodbye politely.
-    const last = socket;
-    if (last && !last.destroyed) {
-      if (talking && last.writable) {
-        last.end('QUIT\r\n', () => last.destroy());
-        setTimeout(() => last.destroy(), 1000).unref();
-      } else {
-        last.destroy();
-      }
-    }
+    closeSocket(socket, talking ? 'QUIT\r\n' : null);
   }
 }
 
@@ -328,14 +201,14 @@ function replyError(reply: string, command: string): SmtpError {
 
 function asStepError(error: unknown, failCode: SmtpErrorCode): SmtpError {
   if (error instanceof SmtpError) return error;
+  if (error instanceof LineSocketError) {
+    return error.kind === 'timeout'
+      ? new SmtpError('SMTP_TIMEOUT', error.message, { transient: true })
+      : new SmtpError('SMTP_PROTOCOL_ERROR', error.message, { transient: false });
+  }
   if (error instanceof ProxyConnectError)
     return new SmtpError('SMTP_PROXY_FAILED', error.message, { transient: true });
   const e = error as Error & { code?: string };
   const code = failCode === 'SMTP_TLS_FAILED' ? 'SMTP_TLS_FAILED' : socketErrorCode(e);
   return new SmtpError(code, e.message ?? String(error), { transient: code !== 'SMTP_TLS_FAILED' });
-}
-
-/** The step's words: the server's reply when it gave one, else what went wrong (never a secret). */
-function describe(error: SmtpError): string {
-  return error.message;
 }

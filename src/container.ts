@@ -5,6 +5,7 @@ import { connectDatabase } from './db/connect.ts';
 import type { Db, Dialect } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createAccountsService } from './domains/accounts/accounts.service.ts';
+import { createConnectionTestService } from './domains/accounts/connection-test.service.ts';
 import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
@@ -14,6 +15,7 @@ import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createLogger } from './logger.ts';
+import { connectionProbes } from './probes.ts';
 import { loadKeyring, type Keyring } from './secrets/keyring.ts';
 
 export interface Container {
@@ -31,6 +33,7 @@ export interface Container {
     contacts: ReturnType<typeof createContactsService>;
     messages: ReturnType<typeof createMessagesService>;
     outbox: ReturnType<typeof createOutboxService>;
+    connectionTests: ReturnType<typeof createConnectionTestService>;
   };
   close(): Promise<void>;
 }
@@ -81,6 +84,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       accounts,
       contacts,
       messages: createMessagesService({ db, now, accounts, contacts }),
+      connectionTests: createConnectionTestService({ accounts, probes: connectionProbes }),
       outbox: createOutboxService({
         db,
         dialect,

@@ -4,10 +4,8 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, signUp, useTestApp, type SignedIn } from '../../test/support/app.ts';
 import { testDialects } from '../../test/support/dialects.ts';
-import { findAttachments } from '../domains/messages/messages.repository.ts';
+import { runOutboxOnce } from '../../test/support/outbox.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
-import { createLogger } from '../logger.ts';
-import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -83,20 +81,7 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
     await smtp.close();
   });
 
-  function dispatcher() {
-    const { container } = testApp.current;
-    return createOutboxDispatcher({
-      outbox: container.services.outbox,
-      accounts: container.services.accounts,
-      contacts: container.services.contacts,
-      pool,
-      logger: createLogger('silent'),
-      concurrency: 4,
-      pollIntervalMs: 1000,
-      loadAttachments: (id) => findAttachments(container.db, id),
-    });
-  }
-  const runOutbox = () => dispatcher().runOnce(new AbortController().signal);
+  const runOutbox = () => runOutboxOnce(testApp.current.container, pool);
 
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
     return request<Body>(testApp.current.baseUrl, method, path, { token: user.token, body, headers });

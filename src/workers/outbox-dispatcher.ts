@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Row } from '../db/database.ts';
 import type { AccountSender, AccountsService } from '../domains/accounts/accounts.service.ts';
-import type { HealthState } from '../domains/accounts/accounts.ts';
 import { renderSenderName, type SenderContact } from '../domains/accounts/templates.ts';
 import type { ContactsService } from '../domains/contacts/contacts.service.ts';
 import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
 import { composeMessage } from '../mail/compose.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
-import type { SmtpSenderPool, SmtpServerConfig } from '../mail/smtp-types.ts';
+import type { SmtpSenderPool } from '../mail/smtp-types.ts';
+import { outgoingHealthFor, smtpConfigFor } from '../server-configs.ts';
 import type { PeriodicTask } from './runner.ts';
 
 export interface DispatcherDeps {
@@ -25,38 +25,8 @@ export interface DispatcherDeps {
   ) => Promise<{ filename: string; content_type: string; content: Buffer }[]>;
 }
 
-/** How each SMTP failure shows on the account's outgoing health. */
-const healthForError: Partial<Record<SmtpErrorCode, HealthState>> = {
-  SMTP_AUTH_FAILED: 'auth_error',
-  SPA_UNAVAILABLE: 'auth_error',
-  SMTP_CONNECT_FAILED: 'connect_error',
-  SMTP_PROXY_FAILED: 'connect_error',
-  SMTP_CONNECTION_LOST: 'connect_error',
-  SMTP_TLS_FAILED: 'tls_error',
-  SMTP_TIMEOUT: 'timeout',
-};
-
 /** Failures that no retry can fix until a person changes a setting or the password. */
 const pausingErrors: readonly SmtpErrorCode[] = ['SMTP_AUTH_FAILED', 'SPA_UNAVAILABLE'];
-
-export function smtpConfigFor(sender: AccountSender): SmtpServerConfig | { missingPassword: true } {
-  const smtp = sender.settings.smtp!;
-  let auth: SmtpServerConfig['auth'] = null;
-  if (smtp.requiresAuth) {
-    const user = smtp.useIncomingCredentials ? sender.settings.incoming.username : smtp.username;
-    const pass = smtp.useIncomingCredentials ? sender.passwords.incoming : sender.passwords.smtp;
-    if (!user || !pass) return { missingPassword: true };
-    auth = { user, pass, spa: smtp.spa };
-  }
-  return {
-    host: smtp.host,
-    port: smtp.port,
-    security: smtp.security,
-    auth,
-    proxy: smtp.proxy && { ...smtp.proxy, password: sender.passwords.proxy },
-    timeoutMs: smtp.timeoutMs,
-  };
-}
 
 /**
  * The outbox worker: recovers expired leases, claims due messages, and sends each through its
@@ -67,14 +37,13 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
   const { outbox, accounts, contacts, pool, logger } = deps;
   const owner = `worker-${randomUUID()}`;
 
-  async function send(message: Row<'messages'>): Promise<void> {
+  async function send(message: Row<'messages'>, sender: AccountSender | null): Promise<boolean> {
     const log = logger.child({ messageId: message.id, accountId: message.account_id });
-    const sender = message.account_id ? await accounts.sender(message.account_id) : null;
     if (!sender || sender.status !== 'active' || !sender.settings.smtp) {
       await outbox.fail(message, owner, {
         code: 'ACCOUNT_NOT_ACTIVE',
         transient: false,
-        dataStarted: false,
+        uncertain: false,
         reply: {
           code: null,
           enhanced: null,
@@ -82,7 +51,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           command: null,
         },
       });
-      return;
+      return false;
     }
     const config = smtpConfigFor(sender);
     if ('missingPassword' in config) {
@@ -93,10 +62,11 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         'The password is not at hand; supply it again.',
       );
       await outbox.putBack(message, owner);
-      return;
+      return false;
     }
 
-    const recipients = await outbox.pendingRecipients(message.id);
+    const allRecipients = await outbox.recipients(message.id);
+    const recipients = allRecipients.filter((recipient) => recipient.status === 'pending');
     const personalised = Boolean(sender.fromNameTemplate || sender.replyToNameTemplate);
     const cards = personalised
       ? await contacts.forSending(undefined, sender.orgId, {
@@ -104,7 +74,6 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         })
       : new Map<string, SenderContact & { id: string }>();
     const cardOf = (contactId: string | null) => [...cards.values()].find((card) => card.id === contactId);
-    const allRecipients = await outbox.pendingRecipients(message.id);
     const headerList = (kind: 'to' | 'cc') =>
       allRecipients
         .filter((recipient) => recipient.kind === kind)
@@ -164,9 +133,16 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
             reply: found?.reply ?? result.reply,
           };
         });
+        if (sender.outgoingState !== 'ok') {
+          await accounts.recordHealth(sender.id, 'outgoing', 'ok', null);
+          sender.outgoingState = 'ok';
+        }
+        if (!personalised) {
+          await outbox.complete(message, owner, outcomes, result.reply);
+          return true;
+        }
         await outbox.recordRecipients(message, outcomes);
         lastReply = result.reply;
-        await accounts.recordHealth(sender.id, 'outgoing', 'ok', null);
         await outbox.renewLease(message.id, owner);
       } catch (error) {
         if (!(error instanceof SmtpError)) throw error;
@@ -183,27 +159,29 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           if (!personalised) break;
           continue;
         }
-        const health = healthForError[error.code];
-        if (health)
+        const health = outgoingHealthFor(error.code);
+        if (health) {
           await accounts.recordHealth(sender.id, 'outgoing', health, error.reply?.text ?? error.message);
-        if (pausingErrors.includes(error.code)) {
+          sender.outgoingState = health;
+        }
+        if (pausingErrors.includes(error.code) && !error.transient) {
           log.warn({ code: error.code }, 'sending paused: the server refused the login');
           await pool.close(sender.id);
           await outbox.putBack(message, owner);
-          return;
+          return false;
         }
         log.warn({ code: error.code, transient: error.transient, attempt: message.attempts }, 'send failed');
         await outbox.fail(message, owner, {
           code: error.code,
           transient: error.transient,
-          dataStarted: error.dataStarted,
+          uncertain: error.uncertain,
           reply: error.reply,
         });
-        return;
+        return false;
       }
     }
     await outbox.finish(message, owner, lastReply);
-    await accounts.markUsed(sender.id);
+    return true;
   }
 
   async function runOnce(signal: AbortSignal): Promise<number> {
@@ -214,22 +192,36 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     while (!signal.aborted) {
       const claimed = await outbox.claim(owner, deps.concurrency);
       if (claimed.length === 0) break;
+      // One look at each account per batch: its settings, passwords and health.
+      const senders = new Map<string, Promise<AccountSender | null>>();
+      const senderOf = (accountId: string | null) => {
+        if (!accountId) return Promise.resolve(null);
+        if (!senders.has(accountId)) senders.set(accountId, accounts.sender(accountId));
+        return senders.get(accountId)!;
+      };
+      const used = new Set<string>();
       await Promise.all(
-        claimed.map((message) =>
-          send(message).catch(async (error: unknown) => {
-            logger.error(
-              { err: error, messageId: message.id },
-              'dispatch crashed; the message is retried later',
-            );
-            await outbox.fail(message, owner, {
-              code: 'INTERNAL_ERROR',
-              transient: true,
-              dataStarted: false,
-              reply: null,
-            });
-          }),
+        claimed.map(async (message) =>
+          send(message, await senderOf(message.account_id)).then(
+            (delivered) => {
+              if (delivered && message.account_id) used.add(message.account_id);
+            },
+            async (error: unknown) => {
+              logger.error(
+                { err: error, messageId: message.id },
+                'dispatch crashed; the message is retried later',
+              );
+              await outbox.fail(message, owner, {
+                code: 'INTERNAL_ERROR',
+                transient: true,
+                uncertain: false,
+                reply: null,
+              });
+            },
+          ),
         ),
       );
+      await Promise.all([...used].map((accountId) => accounts.markUsed(accountId)));
       sent += claimed.length;
     }
     return sent;

@@ -8,6 +8,7 @@ import {
   AccountListRowSchema,
   AccountSchema,
   AdminAccountListRowSchema,
+  ConnectionTestSchema,
   CreateAccountBody,
   RejectBody,
   SupplyPasswordsBody,
@@ -109,6 +110,36 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
       await accounts.remove(actorOf(request), request.params.id);
       return reply.status(204).send(null);
     },
+  );
+
+  app.post(
+    '/api/accounts/test',
+    {
+      schema: {
+        summary: 'Test settings before saving them: nothing is stored and nothing is sent',
+        description:
+          'SMTP: connect, TLS, EHLO, login, MAIL FROM, RCPT TO the address itself, DATA, and on the 354 the ' +
+          'connection is closed without the final dot. Incoming: connect, TLS, login and list.',
+        tags,
+        body: CreateAccountBody,
+        response: { 200: ConnectionTestSchema, ...errors },
+      },
+    },
+    async (request) => container.services.connectionTests.testUnsaved(request.body),
+  );
+
+  app.post(
+    '/api/accounts/:id/test',
+    {
+      schema: {
+        summary: 'Test a saved account’s servers; updates its health',
+        tags,
+        params: IdParams,
+        response: { 200: ConnectionTestSchema, ...errors },
+      },
+    },
+    async (request) =>
+      container.services.connectionTests.testSaved(container.db, actorOf(request), request.params.id),
   );
 
   app.post(

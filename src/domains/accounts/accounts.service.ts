@@ -672,6 +672,29 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
       });
     },
 
+    /**
+     * "Test settings" before saving: the same checks as creating, and what the probes need; nothing
+     * is stored.
+     */
+    preview(input: CreateAccountInput): {
+      email: string;
+      server: Pick<AccountSender, 'settings' | 'passwords'>;
+    } {
+      const { account, secrets } = splitSecrets(blankToNull(input) as WrittenAccount);
+      const { effective } = checkAccount(account);
+      return {
+        email: account.email!,
+        server: {
+          settings: effective,
+          passwords: {
+            smtp: secrets.smtp ?? null,
+            incoming: secrets.incoming ?? null,
+            proxy: secrets.proxy ?? null,
+          },
+        },
+      };
+    },
+
     /** For sending: an account the caller may send from right now, or the error that says why not. */
     async requireSendable(tx: DbOrTx, actor: Actor, id: string): Promise<Row> {
       const row = await loadVisible(tx, actor, id);

@@ -419,3 +419,18 @@ export type AccountListQuery = Static<typeof AccountListQuery>;
 export function foldForSearch(text: string): string {
   return text.normalize('NFKC').toUpperCase().toLowerCase();
 }
+
+export const ConnectionTestSchema = StrictObject({
+  ok: Type.Boolean(),
+  steps: Type.Array(
+    StrictObject({
+      direction: Type.Union([Type.Literal('outgoing'), Type.Literal('incoming')]),
+      step: Type.String({
+        description: 'connect, tls, ehlo, auth, mail_from, rcpt_to, data; or capabilities, login, list',
+      }),
+      ok: Type.Boolean(),
+      ms: Type.Number(),
+      reply: Nullable(Type.String({ description: "the server's own words; never a secret" })),
+    }),
+  ),
+});

@@ -1,5 +1,5 @@
 import type { Clock } from '../../clock.ts';
-import type { Db, Dialect, Row } from '../../db/database.ts';
+import type { Db, DbOrTx, Dialect, Row } from '../../db/database.ts';
 import type { BouncesService } from '../bounces/bounces.service.ts';
 import { verdictForRcptReply } from '../bounces/bounces.service.ts';
 import * as repo from './outbox.repository.ts';
@@ -29,7 +29,8 @@ export interface RecipientOutcome {
 export interface SendFailure {
   code: string;
   transient: boolean;
-  dataStarted: boolean;
+  /** The server took the data (354) and gave no verdict: the message may have arrived. */
+  uncertain: boolean;
   reply: ServerReply | null;
 }
 
@@ -64,6 +65,67 @@ export function createOutboxService(deps: {
 }) {
   const { db, dialect, now, bounces, settings } = deps;
   const stamp = () => now().toISOString();
+
+  /**
+   * Records one SMTP transaction's outcome per recipient. A recipient refused with a 5xx is also a
+   * bounce for that address and its contact, written through the one bounce path.
+   */
+  async function recordOutcomes(tx: DbOrTx, message: Row<'messages'>, outcomes: RecipientOutcome[]) {
+    const recipients = await repo.findAllRecipients(tx, message.id);
+    for (const outcome of outcomes) {
+      await repo.updateRecipients(tx, [outcome.recipientId], {
+        status: outcome.accepted ? 'accepted' : 'rejected',
+        ...replyColumns(outcome.reply),
+        data_started_at: null,
+        updated_at: stamp(),
+      });
+      const recipient = recipients.find((row) => row.id === outcome.recipientId);
+      if (!outcome.accepted && recipient && outcome.reply?.code && outcome.reply.code >= 500) {
+        const verdict = verdictForRcptReply(outcome.reply);
+        await bounces.record(tx, {
+          orgId: message.org_id,
+          source: 'smtp',
+          messageId: message.id,
+          accountId: message.account_id,
+          contactId: recipient.contact_id,
+          recipient: recipient.address,
+          reason: verdict.reason,
+          bounceType: verdict.bounceType,
+          status: outcome.reply.enhanced,
+          replyCode: outcome.reply.code,
+          diagnostic: outcome.reply.text,
+          remoteMta: null,
+        });
+      }
+    }
+  }
+
+  /**
+   * Closes a message once no recipient is pending: sent when any was accepted (with the server's
+   * reply to the data), error when all were refused.
+   */
+  async function close(tx: DbOrTx, message: Row<'messages'>, owner: string, reply: ServerReply | null) {
+    const recipients = await repo.findAllRecipients(tx, message.id);
+    const accepted = recipients.some((recipient) => recipient.status === 'accepted');
+    const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
+    await repo.updateLeasedMessage(tx, message.id, owner, {
+      status: accepted ? 'sent' : 'error',
+      sent_at: accepted ? stamp() : null,
+      error_code: accepted ? null : 'SMTP_ALL_RECIPIENTS_REJECTED',
+      ...(accepted
+        ? { ...replyColumns(reply), reply_command: reply?.command ?? 'DATA' }
+        : {
+            reply_code: lastRefusal?.reply_code ?? null,
+            reply_enhanced: lastRefusal?.reply_enhanced ?? null,
+            reply_text: lastRefusal?.reply_text ?? null,
+            reply_command: 'RCPT TO',
+          }),
+      lease_owner: null,
+      lease_until: null,
+      next_attempt_at: null,
+      updated_at: stamp(),
+    });
+  }
 
   return {
     settings,
@@ -108,7 +170,7 @@ export function createOutboxService(deps: {
       );
     },
 
-    pendingRecipients: (messageId: string) => repo.findPendingRecipients(db, messageId),
+    recipients: (messageId: string) => repo.findAllRecipients(db, messageId),
 
     async renewLease(messageId: string, owner: string): Promise<boolean> {
       return repo.updateLeasedMessage(db, messageId, owner, {
@@ -121,76 +183,34 @@ export function createOutboxService(deps: {
       await repo.updateRecipients(db, recipientIds, { data_started_at: stamp(), updated_at: stamp() });
     },
 
-    /**
-     * Records one SMTP transaction's outcome per recipient. A recipient refused with a 5xx is also a
-     * bounce for that address and its contact, written through the one bounce path.
-     */
+    /** One transaction's outcome, in a message that sends to each recipient on their own. */
     async recordRecipients(message: Row<'messages'>, outcomes: RecipientOutcome[]): Promise<void> {
+      await db.transaction().execute((tx) => recordOutcomes(tx, message, outcomes));
+    },
+
+    /** One transaction's outcome and the message's close together: the common, unpersonalised case. */
+    async complete(
+      message: Row<'messages'>,
+      owner: string,
+      outcomes: RecipientOutcome[],
+      reply: ServerReply,
+    ): Promise<void> {
       await db.transaction().execute(async (tx) => {
-        const recipients = await repo.findAllRecipients(tx, message.id);
-        for (const outcome of outcomes) {
-          await repo.updateRecipients(tx, [outcome.recipientId], {
-            status: outcome.accepted ? 'accepted' : 'rejected',
-            ...replyColumns(outcome.reply),
-            data_started_at: null,
-            updated_at: stamp(),
-          });
-          const recipient = recipients.find((row) => row.id === outcome.recipientId);
-          if (!outcome.accepted && recipient && outcome.reply?.code && outcome.reply.code >= 500) {
-            const verdict = verdictForRcptReply(outcome.reply);
-            await bounces.record(tx, {
-              orgId: message.org_id,
-              source: 'smtp',
-              messageId: message.id,
-              accountId: message.account_id,
-              contactId: recipient.contact_id,
-              recipient: recipient.address,
-              reason: verdict.reason,
-              bounceType: verdict.bounceType,
-              status: outcome.reply.enhanced,
-              replyCode: outcome.reply.code,
-              diagnostic: outcome.reply.text,
-              remoteMta: null,
-            });
-          }
-        }
+        await recordOutcomes(tx, message, outcomes);
+        await close(tx, message, owner, reply);
       });
     },
 
-    /**
-     * Closes a message once no recipient is pending: sent when any was accepted (with the server's
-     * reply to the data), error when all were refused.
-     */
     async finish(message: Row<'messages'>, owner: string, reply: ServerReply | null): Promise<void> {
-      const recipients = await repo.findAllRecipients(db, message.id);
-      const accepted = recipients.some((recipient) => recipient.status === 'accepted');
-      const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
-      await repo.updateLeasedMessage(db, message.id, owner, {
-        status: accepted ? 'sent' : 'error',
-        sent_at: accepted ? stamp() : null,
-        error_code: accepted ? null : 'SMTP_ALL_RECIPIENTS_REJECTED',
-        ...(accepted
-          ? { ...replyColumns(reply), reply_command: reply?.command ?? 'DATA' }
-          : {
-              reply_code: lastRefusal?.reply_code ?? null,
-              reply_enhanced: lastRefusal?.reply_enhanced ?? null,
-              reply_text: lastRefusal?.reply_text ?? null,
-              reply_command: 'RCPT TO',
-            }),
-        lease_owner: null,
-        lease_until: null,
-        next_attempt_at: null,
-        updated_at: stamp(),
-      });
+      await close(db, message, owner, reply);
     },
-
     /**
      * A failed attempt. Without a final answer after DATA began, the message may have arrived:
      * `uncertain`. A transient failure retries with backoff until the attempts run out; a permanent
      * one is an error at once.
      */
     async fail(message: Row<'messages'>, owner: string, failure: SendFailure): Promise<void> {
-      const maybeDelivered = failure.dataStarted && failure.reply?.code == null;
+      const maybeDelivered = failure.uncertain;
       const retry = !maybeDelivered && failure.transient && message.attempts < settings.maxAttempts;
       await repo.updateLeasedMessage(db, message.id, owner, {
         status: maybeDelivered ? 'uncertain' : retry ? 'ready' : 'error',

@@ -1,0 +1,76 @@
+import type { HealthState } from './domains/accounts/accounts.ts';
+import type { ConnectionProbes, DirectionTest } from './domains/accounts/connection-test.service.ts';
+import { probeIncoming, type IncomingErrorCode } from './mail/incoming-probe.ts';
+import { probeSmtp } from './mail/smtp-probe.ts';
+import { outgoingHealthFor, smtpConfigFor } from './server-configs.ts';
+
+const noPassword = (step: string): DirectionTest => ({
+  ok: false,
+  steps: [{ step, ok: false, ms: 0, reply: 'No password is at hand for this server; supply it first.' }],
+  health: 'password_required',
+  lastError: 'No password is at hand for this server.',
+});
+
+const incomingHealth: Record<IncomingErrorCode, HealthState> = {
+  INCOMING_AUTH_FAILED: 'auth_error',
+  SPA_UNAVAILABLE: 'auth_error',
+  INCOMING_CONNECT_FAILED: 'connect_error',
+  INCOMING_PROXY_FAILED: 'connect_error',
+  INCOMING_PROTOCOL_ERROR: 'connect_error',
+  INCOMING_TLS_FAILED: 'tls_error',
+  INCOMING_TIMEOUT: 'timeout',
+};
+
+/** The connection tests, wired to the protocol adapters. */
+export const connectionProbes: ConnectionProbes = {
+  async outgoing(server, address) {
+    const config = smtpConfigFor(server);
+    if ('missingPassword' in config) return noPassword('auth');
+    const result = await probeSmtp(config, address, address);
+    const failed = result.steps.find((step) => !step.ok);
+    return {
+      ok: result.ok,
+      steps: result.steps,
+      health: result.ok || !result.error ? 'ok' : (outgoingHealthFor(result.error.code) ?? 'ok'),
+      lastError: result.ok ? null : (result.error?.reply?.text ?? failed?.reply ?? null),
+    };
+  },
+
+  async incoming({ settings, passwords }) {
+    const incoming = settings.incoming;
+    if (incoming.protocol === 'jmap' || incoming.protocol === 'none') {
+      return {
+        ok: false,
+        steps: [
+          { step: 'connect', ok: false, ms: 0, reply: 'Testing a JMAP server comes with the JMAP reader.' },
+        ],
+        health: 'unknown',
+        lastError: null,
+      };
+    }
+    if (!passwords.incoming || !incoming.username) return noPassword('login');
+    const result = await probeIncoming({
+      protocol: incoming.protocol,
+      host: incoming.host!,
+      port: incoming.port!,
+      security: incoming.security,
+      user: incoming.username,
+      pass: passwords.incoming,
+      spa: incoming.spa,
+      timeoutMs: incoming.timeoutMs,
+      proxy: null,
+    });
+    // A person testing IMAP settings wants to see the folders the server lists, beside its words.
+    const steps = result.steps.map((step) =>
+      step.step === 'list' && result.folders
+        ? { ...step, reply: `${step.reply ?? ''}\nfolders: ${result.folders.join(', ')}` }
+        : step,
+    );
+    return {
+      ok: result.ok,
+      steps,
+      health: result.ok || !result.error ? 'ok' : incomingHealth[result.error.code],
+      lastError: result.ok ? null : (result.error?.reply ?? null),
+    };
+  },
+};

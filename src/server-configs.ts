@@ -1,0 +1,46 @@
+import type { AccountSender } from './domains/accounts/accounts.service.ts';
+import type { HealthState } from './domains/accounts/accounts.ts';
+import type { SmtpErrorCode, SmtpServerConfig } from './mail/smtp-types.ts';
+
+/** The part of an account the protocol adapters need, whether saved or being tried out. */
+export type ServerSettings = Pick<AccountSender, 'settings' | 'passwords'>;
+
+export type MissingPassword = { missingPassword: true };
+
+/**
+ * Maps an account's outgoing settings to the SMTP adapter's configuration: the wiring between a
+ * domain that knows no SMTP and an adapter that knows no accounts.
+ */
+export function smtpConfigFor({ settings, passwords }: ServerSettings): SmtpServerConfig | MissingPassword {
+  const smtp = settings.smtp!;
+  let auth: SmtpServerConfig['auth'] = null;
+  if (smtp.requiresAuth) {
+    const user = smtp.useIncomingCredentials ? settings.incoming.username : smtp.username;
+    const pass = smtp.useIncomingCredentials ? passwords.incoming : passwords.smtp;
+    if (!user || !pass) return { missingPassword: true };
+    auth = { user, pass, spa: smtp.spa };
+  }
+  return {
+    host: smtp.host,
+    port: smtp.port,
+    security: smtp.security,
+    auth,
+    proxy: smtp.proxy && { ...smtp.proxy, password: passwords.proxy },
+    timeoutMs: smtp.timeoutMs,
+  };
+}
+
+const healthForError: Partial<Record<SmtpErrorCode, HealthState>> = {
+  SMTP_AUTH_FAILED: 'auth_error',
+  SPA_UNAVAILABLE: 'auth_error',
+  SMTP_CONNECT_FAILED: 'connect_error',
+  SMTP_PROXY_FAILED: 'connect_error',
+  SMTP_CONNECTION_LOST: 'connect_error',
+  SMTP_TLS_FAILED: 'tls_error',
+  SMTP_TIMEOUT: 'timeout',
+};
+
+/** How an SMTP failure shows on the account's outgoing health; a refused message says nothing of it. */
+export function outgoingHealthFor(code: SmtpErrorCode): HealthState | undefined {
+  return healthForError[code];
+}

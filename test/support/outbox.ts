@@ -1,0 +1,20 @@
+import type { Container } from '../../src/container.ts';
+import { findAttachments } from '../../src/domains/messages/messages.repository.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { SmtpSenderPool } from '../../src/mail/smtp-types.ts';
+import { createOutboxDispatcher } from '../../src/workers/outbox-dispatcher.ts';
+
+/** One pass of the real dispatcher, in the test's process, so a test sees its outcome at once. */
+export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promise<number> {
+  const dispatcher = createOutboxDispatcher({
+    outbox: container.services.outbox,
+    accounts: container.services.accounts,
+    contacts: container.services.contacts,
+    pool,
+    logger: createLogger('silent'),
+    concurrency: 4,
+    pollIntervalMs: 1000,
+    loadAttachments: (id) => findAttachments(container.db, id),
+  });
+  return dispatcher.runOnce(new AbortController().signal);
+}

@@ -65,6 +65,31 @@ function withTimeout<T>(
   });
 }
 
+/**
+ * A server greets as soon as the tunnel opens, often in the same packet as the proxy's answer. The
+ * socks library re-emits such bytes on the next turn of the event loop and resumes the socket, and
+ * a flowing socket with no 'data' listener yet drops them: the client then waits for a greeting
+ * that never comes. So whatever arrives before the client listens is kept, and handed to the first
+ * 'data' listener the client adds, once it has set itself up and before anything newer.
+ */
+function keepEarlyData(socket: net.Socket): net.Socket {
+  const early: Buffer[] = [];
+  const keep = (chunk: Buffer) => early.push(chunk);
+  socket.on('data', keep);
+  const addListener = socket.on.bind(socket);
+  socket.on = ((event: string, listener: (...args: unknown[]) => void) => {
+    if (event !== 'data') return addListener(event, listener);
+    socket.on = addListener;
+    socket.off('data', keep);
+    addListener('data', listener);
+    // After the client's synchronous set-up, before any newer bytes (I/O comes after next-tick).
+    const pending = early.splice(0);
+    if (pending.length > 0) process.nextTick(() => pending.forEach((chunk) => listener(chunk)));
+    return socket;
+  }) as net.Socket['on'];
+  return socket;
+}
+
 async function connectSocks5(
   proxy: ProxyConfig,
   host: string,
@@ -84,7 +109,7 @@ async function connectSocks5(
       destination: { host, port },
       timeout: timeoutMs,
     });
-    return socket;
+    return keepEarlyData(socket);
   } catch (error) {
     // socks' messages name the proxy and the step, never the password.
     throw new ProxyConnectError(`SOCKS5 proxy ${proxy.host}:${proxy.port}: ${(error as Error).message}`);
@@ -114,8 +139,9 @@ function connectHttp(proxy: ProxyConfig, host: string, port: number, timeoutMs: 
       if (!/^HTTP\/1\.[01] 2\d\d/.test(statusLine)) return fail(`CONNECT refused: ${statusLine}`);
       // Bytes after the header already belong to the tunnelled server (its greeting, usually).
       const rest = head.subarray(end + 4);
-      if (rest.length > 0) socket.unshift(rest);
-      resolve(socket);
+      const handedOver = keepEarlyData(socket);
+      if (rest.length > 0) socket.emit('data', rest);
+      resolve(handedOver);
     };
     const onError = (error: Error) => fail(error.message);
     const onClose = () => fail('closed the connection during CONNECT');

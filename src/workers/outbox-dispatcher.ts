@@ -184,47 +184,60 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     return true;
   }
 
+  /** Account settings and passwords, read once a second at most however many messages go out. */
+  const SENDER_TTL_MS = 1000;
+
+  /**
+   * Keeps up to `concurrency` messages in flight, claiming more as each one finishes rather than in
+   * rounds, so that no connection waits for the slowest message of a round. Returns the number of
+   * messages it dispatched, when nothing more is due.
+   */
   async function runOnce(signal: AbortSignal): Promise<number> {
     const recovered = await outbox.recoverExpiredLeases();
-    if (recovered.requeued + recovered.uncertain > 0)
+    if (recovered.requeued + recovered.uncertain > 0) {
       logger.warn(recovered, 'recovered messages from expired leases');
-    let sent = 0;
-    while (!signal.aborted) {
-      const claimed = await outbox.claim(owner, deps.concurrency);
-      if (claimed.length === 0) break;
-      // One look at each account per batch: its settings, passwords and health.
-      const senders = new Map<string, Promise<AccountSender | null>>();
-      const senderOf = (accountId: string | null) => {
-        if (!accountId) return Promise.resolve(null);
-        if (!senders.has(accountId)) senders.set(accountId, accounts.sender(accountId));
-        return senders.get(accountId)!;
-      };
-      const used = new Set<string>();
-      await Promise.all(
-        claimed.map(async (message) =>
-          send(message, await senderOf(message.account_id)).then(
-            (delivered) => {
-              if (delivered && message.account_id) used.add(message.account_id);
-            },
-            async (error: unknown) => {
-              logger.error(
-                { err: error, messageId: message.id },
-                'dispatch crashed; the message is retried later',
-              );
-              await outbox.fail(message, owner, {
-                code: 'INTERNAL_ERROR',
-                transient: true,
-                uncertain: false,
-                reply: null,
-              });
-            },
-          ),
-        ),
-      );
-      await Promise.all([...used].map((accountId) => accounts.markUsed(accountId)));
-      sent += claimed.length;
     }
-    return sent;
+    const senders = new Map<string, { at: number; sender: Promise<AccountSender | null> }>();
+    const senderOf = (accountId: string | null) => {
+      if (!accountId) return Promise.resolve(null);
+      const cached = senders.get(accountId);
+      if (cached && performance.now() - cached.at < SENDER_TTL_MS) return cached.sender;
+      const entry = { at: performance.now(), sender: accounts.sender(accountId) };
+      senders.set(accountId, entry);
+      return entry.sender;
+    };
+    const used = new Set<string>();
+    const inFlight = new Set<Promise<void>>();
+    const dispatch = async (message: Row<'messages'>) => {
+      try {
+        if (await send(message, await senderOf(message.account_id))) used.add(message.account_id!);
+      } catch (error) {
+        logger.error({ err: error, messageId: message.id }, 'dispatch crashed; the message is retried later');
+        await outbox.fail(message, owner, {
+          code: 'INTERNAL_ERROR',
+          transient: true,
+          uncertain: false,
+          reply: null,
+        });
+      }
+    };
+    const refill = Math.max(1, Math.floor(deps.concurrency / 4));
+    let dispatched = 0;
+    while (!signal.aborted) {
+      const room = deps.concurrency - inFlight.size;
+      // Claims come in handfuls: one claim per finished message would cost a transaction each.
+      const claimed = room >= refill || inFlight.size === 0 ? await outbox.claim(owner, room) : [];
+      for (const message of claimed) {
+        const running: Promise<void> = dispatch(message).finally(() => inFlight.delete(running));
+        inFlight.add(running);
+      }
+      dispatched += claimed.length;
+      if (inFlight.size === 0) break;
+      if (claimed.length < room || room < refill) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    await Promise.all([...used].map((accountId) => accounts.markUsed(accountId)));
+    return dispatched;
   }
 
   const task: PeriodicTask = {

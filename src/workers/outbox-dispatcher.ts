@@ -20,9 +20,6 @@ export interface DispatcherDeps {
   /** Messages claimed and sent at once by this worker. */
   concurrency: number;
   pollIntervalMs: number;
-  loadAttachments: (
-    messageId: string,
-  ) => Promise<{ filename: string; content_type: string; content: Buffer }[]>;
 }
 
 /** Failures that no retry can fix until a person changes a setting or the password. */
@@ -37,7 +34,14 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
   const { outbox, accounts, contacts, pool, logger } = deps;
   const owner = `worker-${randomUUID()}`;
 
-  async function send(message: Row<'messages'>, sender: AccountSender | null): Promise<boolean> {
+  type Loaded =
+    Awaited<ReturnType<OutboxService['loadForSending']>> extends Map<string, infer Value> ? Value : never;
+
+  async function send(
+    message: Row<'messages'>,
+    sender: AccountSender | null,
+    loaded: Loaded,
+  ): Promise<boolean> {
     const log = logger.child({ messageId: message.id, accountId: message.account_id });
     if (!sender || sender.status !== 'active' || !sender.settings.smtp) {
       await outbox.fail(message, owner, {
@@ -65,7 +69,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       return false;
     }
 
-    const allRecipients = await outbox.recipients(message.id);
+    const allRecipients = loaded.recipients;
     const recipients = allRecipients.filter((recipient) => recipient.status === 'pending');
     const personalised = Boolean(sender.fromNameTemplate || sender.replyToNameTemplate);
     const cards = personalised
@@ -78,7 +82,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       allRecipients
         .filter((recipient) => recipient.kind === kind)
         .map((recipient) => ({ name: recipient.name, address: recipient.address }));
-    const attachments = await deps.loadAttachments(message.id);
+    const attachments = loaded.attachments;
     const groups = personalised ? recipients.map((recipient) => [recipient]) : [recipients];
 
     let lastReply = null;
@@ -138,10 +142,10 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           sender.outgoingState = 'ok';
         }
         if (!personalised) {
-          await outbox.complete(message, owner, outcomes, result.reply);
+          await outbox.complete(message, owner, allRecipients, outcomes, result.reply);
           return true;
         }
-        await outbox.recordRecipients(message, outcomes);
+        await outbox.recordRecipients(message, allRecipients, outcomes);
         lastReply = result.reply;
         await outbox.renewLease(message.id, owner);
       } catch (error) {
@@ -149,6 +153,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         if (error.recipients) {
           await outbox.recordRecipients(
             message,
+            allRecipients,
             group.map((recipient) => {
               const found = error.recipients!.find(
                 (entry) => entry.address.toLowerCase() === recipient.address.toLowerCase(),
@@ -180,7 +185,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         return false;
       }
     }
-    await outbox.finish(message, owner, lastReply);
+    await outbox.finish(message, owner, allRecipients, lastReply);
     return true;
   }
 
@@ -208,9 +213,9 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     };
     const used = new Set<string>();
     const inFlight = new Set<Promise<void>>();
-    const dispatch = async (message: Row<'messages'>) => {
+    const dispatch = async (message: Row<'messages'>, loaded: Loaded) => {
       try {
-        if (await send(message, await senderOf(message.account_id))) used.add(message.account_id!);
+        if (await send(message, await senderOf(message.account_id), loaded)) used.add(message.account_id!);
       } catch (error) {
         logger.error({ err: error, messageId: message.id }, 'dispatch crashed; the message is retried later');
         await outbox.fail(message, owner, {
@@ -227,8 +232,12 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       const room = deps.concurrency - inFlight.size;
       // Claims come in handfuls: one claim per finished message would cost a transaction each.
       const claimed = room >= refill || inFlight.size === 0 ? await outbox.claim(owner, room) : [];
+      const loaded =
+        claimed.length > 0 ? await outbox.loadForSending(claimed.map((message) => message.id)) : new Map();
       for (const message of claimed) {
-        const running: Promise<void> = dispatch(message).finally(() => inFlight.delete(running));
+        const running: Promise<void> = dispatch(message, loaded.get(message.id)!).finally(() =>
+          inFlight.delete(running),
+        );
         inFlight.add(running);
       }
       dispatched += claimed.length;

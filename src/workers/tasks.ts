@@ -1,5 +1,4 @@
 import type { Container } from '../container.ts';
-import { findAttachments } from '../domains/messages/messages.repository.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
 import { housekeepingTask } from './housekeeping.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
@@ -7,7 +6,7 @@ import type { PeriodicTask } from './runner.ts';
 
 /** What a worker runs, wired from the container; `close` releases the SMTP connections. */
 export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]; close(): Promise<void> } {
-  const { services, logger, config, db } = container;
+  const { services, logger, config } = container;
   const pool = createSmtpSenderPool({ maxConnectionsPerKey: config.outbox.connectionsPerAccount, logger });
   const dispatcher = createOutboxDispatcher({
     outbox: services.outbox,
@@ -17,7 +16,6 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     logger: logger.child({ task: 'outbox' }),
     concurrency: config.outbox.concurrency,
     pollIntervalMs: config.outbox.pollIntervalMs,
-    loadAttachments: (messageId) => findAttachments(db, messageId),
   });
   return { tasks: [housekeepingTask(container), dispatcher.task], close: () => pool.close() };
 }

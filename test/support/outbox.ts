@@ -1,5 +1,4 @@
 import type { Container } from '../../src/container.ts';
-import { findAttachments } from '../../src/domains/messages/messages.repository.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { SmtpSenderPool } from '../../src/mail/smtp-types.ts';
 import { createOutboxDispatcher } from '../../src/workers/outbox-dispatcher.ts';
@@ -14,7 +13,6 @@ export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promi
     logger: createLogger('silent'),
     concurrency: 4,
     pollIntervalMs: 1000,
-    loadAttachments: (id) => findAttachments(container.db, id),
   });
   return dispatcher.runOnce(new AbortController().signal);
 }

@@ -2,14 +2,32 @@ import type { ExpressionBuilder } from 'kysely';
 import type { Database, DbOrTx, MessageStatus, NewRow, RowUpdate } from '../../db/database.ts';
 import type { PageWindow } from '../../pagination.ts';
 
+/** Rows per INSERT: well inside both databases' limits on bound parameters. */
+const INSERT_CHUNK = 200;
+
+async function insertChunked<Table extends 'messages' | 'message_recipients'>(
+  db: DbOrTx,
+  table: Table,
+  rows: NewRow<Table>[],
+): Promise<void> {
+  for (let start = 0; start < rows.length; start += INSERT_CHUNK) {
+    await db
+      .insertInto(table)
+      .values(rows.slice(start, start + INSERT_CHUNK) as never)
+      .execute();
+  }
+}
+
+/** A batch of messages in a few statements rather than a few per message. */
 export async function insertMessageRows(
   db: DbOrTx,
-  message: NewRow<'messages'>,
+  messages: NewRow<'messages'>[],
   recipients: NewRow<'message_recipients'>[],
   attachments: NewRow<'message_attachments'>[],
 ): Promise<void> {
-  await db.insertInto('messages').values(message).execute();
-  if (recipients.length > 0) await db.insertInto('message_recipients').values(recipients).execute();
+  await insertChunked(db, 'messages', messages);
+  await insertChunked(db, 'message_recipients', recipients);
+  // One at a time: an attachment may be megabytes.
   for (const attachment of attachments)
     await db.insertInto('message_attachments').values(attachment).execute();
 }
@@ -50,15 +68,6 @@ export function findAttachmentSummaries(db: DbOrTx, messageIds: readonly string[
     .select(['message_id', 'filename', 'content_type', 'size'])
     .where('message_id', 'in', messageIds)
     .orderBy('message_id')
-    .orderBy('position')
-    .execute();
-}
-
-export function findAttachments(db: DbOrTx, messageId: string) {
-  return db
-    .selectFrom('message_attachments')
-    .select(['filename', 'content_type', 'content'])
-    .where('message_id', '=', messageId)
     .orderBy('position')
     .execute();
 }

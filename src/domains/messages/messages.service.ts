@@ -137,13 +137,28 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
   }
 
   /** Inserts one message; its recipients are matched to contacts by id or, failing that, by address. */
-  async function insert(
-    tx: DbOrTx,
-    actor: Actor,
-    input: NewMessageInput,
-    idempotencyKey: string | null,
-  ): Promise<string> {
-    const accountId = input.accountId ?? (await accounts.defaultAccountId(tx, actor.userId));
+  /** The accounts a request sends from, checked once per request however many messages it queues. */
+  function accountLookups(tx: DbOrTx, actor: Actor) {
+    let defaultId: Promise<string | null> | undefined;
+    const sendable = new Map<string, ReturnType<AccountsService['requireSendable']>>();
+    return {
+      defaultAccountId: () => (defaultId ??= accounts.defaultAccountId(tx, actor.userId)),
+      sendable(id: string) {
+        if (!sendable.has(id)) sendable.set(id, accounts.requireSendable(tx, actor, id));
+        return sendable.get(id)!;
+      },
+    };
+  }
+
+  interface PreparedMessage {
+    message: NewRow<'messages'>;
+    recipients: NewRow<'message_recipients'>[];
+    attachments: NewRow<'message_attachments'>[];
+    queued: Queued;
+  }
+
+  async function accountFor(input: NewMessageInput, lookups: ReturnType<typeof accountLookups>) {
+    const accountId = input.accountId ?? (await lookups.defaultAccountId());
     if (!accountId) {
       throw new AppError(
         'NO_DEFAULT_ACCOUNT',
@@ -151,24 +166,31 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
         { fields: { accountId: 'is required when you have no default account' } },
       );
     }
-    const account = await accounts.requireSendable(tx, actor, accountId);
+    const account = await lookups.sendable(accountId);
     if (account.type !== 'own') {
       throw new AppError(
         'ACCOUNT_STATE_CONFLICT',
         'Marketing accounts send through the platform relay, which is not available yet.',
       );
     }
-    const settings = JSON.parse(account.settings) as { options?: { markOutgoingPrivate?: boolean } };
-    const recipients = (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
+    return account;
+  }
+
+  function recipientsOf(input: NewMessageInput) {
+    return (['to', 'cc', 'bcc'] as const).flatMap((kind) =>
       (input[kind] ?? []).map((entry) => ({ kind, ...mailbox(entry) })),
     );
-    const known = await contacts.forSending(
-      tx,
-      actor.orgId,
-      input.contactIds
-        ? { ids: input.contactIds }
-        : { addresses: recipients.map((recipient) => recipient.address) },
-    );
+  }
+
+  /** The rows of one message; its recipients are matched to contacts by id or, failing that, by address. */
+  function prepare(
+    actor: Actor,
+    input: NewMessageInput,
+    idempotencyKey: string | null,
+    account: Awaited<ReturnType<typeof accountFor>>,
+    known: Map<string, { id: string }>,
+  ): PreparedMessage {
+    const settings = JSON.parse(account.settings) as { options?: { markOutgoingPrivate?: boolean } };
     const id = newId();
     const timestamp = now().toISOString();
     const message: NewRow<'messages'> = {
@@ -199,7 +221,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
       created_at: timestamp,
       updated_at: timestamp,
     };
-    const recipientRows = recipients.map((recipient, position) => ({
+    const recipients = recipientsOf(input).map((recipient, position) => ({
       id: newId(),
       message_id: id,
       position,
@@ -214,7 +236,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
       data_started_at: null,
       updated_at: timestamp,
     }));
-    const attachmentRows = (input.attachments ?? []).map((attachment, position) => {
+    const attachments = (input.attachments ?? []).map((attachment, position) => {
       const content = Buffer.from(attachment.content, 'base64');
       return {
         id: newId(),
@@ -226,8 +248,45 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
         content,
       };
     });
-    await repo.insertMessageRows(tx, message, recipientRows, attachmentRows);
-    return id;
+    return {
+      message,
+      recipients,
+      attachments,
+      queued: { id, status: 'ready', recipients: recipients.map(toRecipient) },
+    };
+  }
+
+  /**
+   * Inserts messages in a few statements. Contacts are looked up once for all the addresses of
+   * messages that name no contactIds, and once per message that does.
+   */
+  async function insertAll(
+    tx: DbOrTx,
+    actor: Actor,
+    inputs: NewMessageInput[],
+    idempotencyKey: string | null,
+  ): Promise<Queued[]> {
+    const lookups = accountLookups(tx, actor);
+    const byAddress = await contacts.forSending(tx, actor.orgId, {
+      addresses: inputs
+        .filter((input) => !input.contactIds)
+        .flatMap((input) => recipientsOf(input).map((r) => r.address)),
+    });
+    const prepared: PreparedMessage[] = [];
+    for (const input of inputs) {
+      const account = await accountFor(input, lookups);
+      const known = input.contactIds
+        ? await contacts.forSending(tx, actor.orgId, { ids: input.contactIds })
+        : byAddress;
+      prepared.push(prepare(actor, input, idempotencyKey, account, known));
+    }
+    await repo.insertMessageRows(
+      tx,
+      prepared.map((entry) => entry.message),
+      prepared.flatMap((entry) => entry.recipients),
+      prepared.flatMap((entry) => entry.attachments),
+    );
+    return prepared.map((entry) => entry.queued);
   }
 
   async function queued(tx: DbOrTx, actor: Actor, id: string): Promise<Queued> {
@@ -282,7 +341,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
       try {
         return await db
           .transaction()
-          .execute(async (tx) => queued(tx, actor, await insert(tx, actor, input, idempotencyKey)));
+          .execute(async (tx) => (await insertAll(tx, actor, [input], idempotencyKey))[0]!);
       } catch (error) {
         if (idempotencyKey && isUniqueViolation(error)) {
           const existing = await repo.findMessageByIdempotencyKey(db, actor.userId, idempotencyKey);
@@ -295,16 +354,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
     /** Up to 1,000 messages in one transaction: all are queued, or none. */
     async queueBatch(actor: Actor, inputs: NewMessageInput[]): Promise<Queued[]> {
       check(inputs, true);
-      return db.transaction().execute(async (tx) => {
-        const ids: string[] = [];
-        for (const input of inputs) ids.push(await insert(tx, actor, input, null));
-        const messages = await toMessages(tx, await Promise.all(ids.map((id) => load(tx, actor, id))));
-        return messages.map((message) => ({
-          id: message.id,
-          status: message.status,
-          recipients: message.recipients,
-        }));
-      });
+      return db.transaction().execute((tx) => insertAll(tx, actor, inputs, null));
     },
 
     async get(actor: Actor, id: string): Promise<Message> {

@@ -84,15 +84,6 @@ export function findPendingRecipients(db: DbOrTx, messageId: string) {
     .execute();
 }
 
-export function findAllRecipients(db: DbOrTx, messageId: string) {
-  return db
-    .selectFrom('message_recipients')
-    .selectAll()
-    .where('message_id', '=', messageId)
-    .orderBy('position')
-    .execute();
-}
-
 export async function updateRecipients(
   db: DbOrTx,
   ids: readonly string[],
@@ -100,4 +91,26 @@ export async function updateRecipients(
 ) {
   if (ids.length === 0) return;
   await db.updateTable('message_recipients').set(changes).where('id', 'in', ids).execute();
+}
+
+export function findRecipientsOf(db: DbOrTx, messageIds: readonly string[]) {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_recipients')
+    .selectAll()
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
+}
+
+export function findAttachmentsOf(db: DbOrTx, messageIds: readonly string[]) {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_attachments')
+    .select(['message_id', 'filename', 'content_type', 'content'])
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('position')
+    .execute();
 }

@@ -70,16 +70,38 @@ export function createOutboxService(deps: {
    * Records one SMTP transaction's outcome per recipient. A recipient refused with a 5xx is also a
    * bounce for that address and its contact, written through the one bounce path.
    */
-  async function recordOutcomes(tx: DbOrTx, message: Row<'messages'>, outcomes: RecipientOutcome[]) {
-    const recipients = await repo.findAllRecipients(tx, message.id);
+  async function recordOutcomes(
+    tx: DbOrTx,
+    message: Row<'messages'>,
+    recipients: Row<'message_recipients'>[],
+    outcomes: RecipientOutcome[],
+  ) {
+    // Recipients accepted with the same reply (the reply to the data) are one statement.
+    const accepted = outcomes.filter((outcome) => outcome.accepted);
+    const sameReply = accepted.every((outcome) => outcome.reply === accepted[0]?.reply);
+    if (accepted.length > 0 && sameReply) {
+      await repo.updateRecipients(
+        tx,
+        accepted.map((outcome) => outcome.recipientId),
+        {
+          status: 'accepted',
+          ...replyColumns(accepted[0]!.reply),
+          data_started_at: null,
+          updated_at: stamp(),
+        },
+      );
+    }
     for (const outcome of outcomes) {
+      const recipient = recipients.find((row) => row.id === outcome.recipientId);
+      if (recipient) recipient.status = outcome.accepted ? 'accepted' : 'rejected';
+      if (outcome.accepted && sameReply) continue;
       await repo.updateRecipients(tx, [outcome.recipientId], {
         status: outcome.accepted ? 'accepted' : 'rejected',
         ...replyColumns(outcome.reply),
         data_started_at: null,
         updated_at: stamp(),
       });
-      const recipient = recipients.find((row) => row.id === outcome.recipientId);
+      if (recipient) Object.assign(recipient, replyColumns(outcome.reply));
       if (!outcome.accepted && recipient && outcome.reply?.code && outcome.reply.code >= 500) {
         const verdict = verdictForRcptReply(outcome.reply);
         await bounces.record(tx, {
@@ -104,8 +126,13 @@ export function createOutboxService(deps: {
    * Closes a message once no recipient is pending: sent when any was accepted (with the server's
    * reply to the data), error when all were refused.
    */
-  async function close(tx: DbOrTx, message: Row<'messages'>, owner: string, reply: ServerReply | null) {
-    const recipients = await repo.findAllRecipients(tx, message.id);
+  async function close(
+    tx: DbOrTx,
+    message: Row<'messages'>,
+    owner: string,
+    recipients: Row<'message_recipients'>[],
+    reply: ServerReply | null,
+  ) {
     const accepted = recipients.some((recipient) => recipient.status === 'accepted');
     const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
     await repo.updateLeasedMessage(tx, message.id, owner, {
@@ -170,8 +197,6 @@ export function createOutboxService(deps: {
       );
     },
 
-    recipients: (messageId: string) => repo.findAllRecipients(db, messageId),
-
     async renewLease(messageId: string, owner: string): Promise<boolean> {
       return repo.updateLeasedMessage(db, messageId, owner, {
         lease_until: new Date(now().getTime() + settings.leaseMs).toISOString(),
@@ -183,26 +208,59 @@ export function createOutboxService(deps: {
       await repo.updateRecipients(db, recipientIds, { data_started_at: stamp(), updated_at: stamp() });
     },
 
-    /** One transaction's outcome, in a message that sends to each recipient on their own. */
-    async recordRecipients(message: Row<'messages'>, outcomes: RecipientOutcome[]): Promise<void> {
-      await db.transaction().execute((tx) => recordOutcomes(tx, message, outcomes));
+    /**
+     * What sending a handful of claimed messages needs, in two queries: every recipient (the
+     * headers name them all) and the attachments.
+     */
+    async loadForSending(messageIds: readonly string[]) {
+      const [recipients, attachments] = await Promise.all([
+        repo.findRecipientsOf(db, messageIds),
+        repo.findAttachmentsOf(db, messageIds),
+      ]);
+      return new Map(
+        messageIds.map((id) => [
+          id,
+          {
+            recipients: recipients.filter((row) => row.message_id === id),
+            attachments: attachments.filter((row) => row.message_id === id),
+          },
+        ]),
+      );
+    },
+
+    /**
+     * One transaction's outcome, in a message that sends to each recipient on their own. The
+     * in-memory recipients are kept up to date with what was recorded.
+     */
+    async recordRecipients(
+      message: Row<'messages'>,
+      recipients: Row<'message_recipients'>[],
+      outcomes: RecipientOutcome[],
+    ): Promise<void> {
+      await db.transaction().execute((tx) => recordOutcomes(tx, message, recipients, outcomes));
     },
 
     /** One transaction's outcome and the message's close together: the common, unpersonalised case. */
     async complete(
       message: Row<'messages'>,
       owner: string,
+      recipients: Row<'message_recipients'>[],
       outcomes: RecipientOutcome[],
       reply: ServerReply,
     ): Promise<void> {
       await db.transaction().execute(async (tx) => {
-        await recordOutcomes(tx, message, outcomes);
-        await close(tx, message, owner, reply);
+        await recordOutcomes(tx, message, recipients, outcomes);
+        await close(tx, message, owner, recipients, reply);
       });
     },
 
-    async finish(message: Row<'messages'>, owner: string, reply: ServerReply | null): Promise<void> {
-      await close(db, message, owner, reply);
+    async finish(
+      message: Row<'messages'>,
+      owner: string,
+      recipients: Row<'message_recipients'>[],
+      reply: ServerReply | null,
+    ): Promise<void> {
+      await close(db, message, owner, recipients, reply);
     },
     /**
      * A failed attempt. Without a final answer after DATA began, the message may have arrived:

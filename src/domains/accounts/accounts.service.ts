@@ -423,6 +423,35 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     });
   }
 
+  /** An admin's verdict on a marketing account: approve or reject, from the states that allow it. */
+  function moderate(
+    actor: Actor,
+    id: string,
+    verb: 'approve' | 'reject',
+    from: readonly Row['status'][],
+    to: Row['status'],
+    extra: RowUpdate<'accounts'>,
+  ): Promise<Account> {
+    const done = verb === 'approve' ? 'approved' : 'rejected';
+    return transition(
+      actor,
+      id,
+      `account.${done}`,
+      (row) => {
+        requireAdmin(actor, `${verb} accounts`);
+        requireMarketing(row, done);
+        if (!from.includes(row.status)) {
+          throw new AppError(
+            'ACCOUNT_STATE_CONFLICT',
+            `The account is ${row.status}; only a ${from.join(' or ')} account can be ${done}.`,
+          );
+        }
+        return { status: to, extra };
+      },
+      verb === 'approve' ? ['status'] : ['status', 'rejectionReason'],
+    );
+  }
+
   function requireMarketing(row: Row, action: string): void {
     if (row.type !== 'marketing') {
       throw new AppError(
@@ -546,46 +575,17 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     },
 
     approve(actor: Actor, id: string): Promise<Account> {
-      return transition(
-        actor,
-        id,
-        'account.approved',
-        (row) => {
-          requireAdmin(actor, 'approve accounts');
-          requireMarketing(row, 'approved');
-          if (row.status !== 'pending_approval' && row.status !== 'rejected') {
-            throw new AppError(
-              'ACCOUNT_STATE_CONFLICT',
-              `The account is ${row.status}; only a pending or rejected account can be approved.`,
-            );
-          }
-          return {
-            status: 'active',
-            extra: { rejection_reason: null, approved_at: now().toISOString(), approved_by: actor.userId },
-          };
-        },
-        ['status'],
-      );
+      return moderate(actor, id, 'approve', ['pending_approval', 'rejected'], 'active', {
+        rejection_reason: null,
+        approved_at: now().toISOString(),
+        approved_by: actor.userId,
+      });
     },
 
     reject(actor: Actor, id: string, reason: string): Promise<Account> {
-      return transition(
-        actor,
-        id,
-        'account.rejected',
-        (row) => {
-          requireAdmin(actor, 'reject accounts');
-          requireMarketing(row, 'rejected');
-          if (row.status !== 'pending_approval' && row.status !== 'active') {
-            throw new AppError(
-              'ACCOUNT_STATE_CONFLICT',
-              `The account is ${row.status}; only a pending or active account can be rejected.`,
-            );
-          }
-          return { status: 'rejected', extra: { rejection_reason: reason } };
-        },
-        ['status', 'rejectionReason'],
-      );
+      return moderate(actor, id, 'reject', ['pending_approval', 'active'], 'rejected', {
+        rejection_reason: reason,
+      });
     },
 
     disable(actor: Actor, id: string): Promise<Account> {

@@ -93,17 +93,6 @@ export async function updateRecipients(
   await db.updateTable('message_recipients').set(changes).where('id', 'in', ids).execute();
 }
 
-export function findRecipientsOf(db: DbOrTx, messageIds: readonly string[]) {
-  if (messageIds.length === 0) return Promise.resolve([]);
-  return db
-    .selectFrom('message_recipients')
-    .selectAll()
-    .where('message_id', 'in', messageIds)
-    .orderBy('message_id')
-    .orderBy('position')
-    .execute();
-}
-
 export function findAttachmentsOf(db: DbOrTx, messageIds: readonly string[]) {
   if (messageIds.length === 0) return Promise.resolve([]);
   return db

@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.ts';
 import type { Db, DbOrTx, Dialect, Row } from '../../db/database.ts';
 import type { BouncesService } from '../bounces/bounces.service.ts';
 import { verdictForRcptReply } from '../bounces/bounces.service.ts';
+import { findRecipientRows } from '../messages/messages.repository.ts';
 import * as repo from './outbox.repository.ts';
 
 export interface OutboxSettings {
@@ -214,7 +215,7 @@ export function createOutboxService(deps: {
      */
     async loadForSending(messageIds: readonly string[]) {
       const [recipients, attachments] = await Promise.all([
-        repo.findRecipientsOf(db, messageIds),
+        findRecipientRows(db, messageIds),
         repo.findAttachmentsOf(db, messageIds),
       ]);
       return new Map(

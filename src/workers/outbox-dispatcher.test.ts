@@ -39,6 +39,8 @@ async function startSmtpServer(options: Partial<SMTPServerOptions> = {}) {
     },
     ...options,
   });
+  // A pool closed under it resets connections; the server reports that as an error, which is expected here.
+  server.on('error', () => undefined);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
   return {

@@ -32,6 +32,8 @@ describe.each(testDialects)('the HTTP server on %s', (dialect) => {
     expect(JSON.stringify(response.body.paths['/api/users']!.post!.requestBody)).toContain(
       '"additionalProperties":false',
     );
+    const patch = response.body.paths['/api/accounts/{id}']!.patch!.requestBody as { content: object };
+    expect(Object.keys(patch.content).sort()).toEqual(['application/json', 'application/merge-patch+json']);
   });
 
   it('reports health without credentials', async () => {

@@ -89,6 +89,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
           'kept; null resets a field to its default.',
         tags,
         params: IdParams,
+        consumes: ['application/json', 'application/merge-patch+json'],
         body: UpdateAccountBody,
         response: { 200: AccountSchema, ...errors },
       },

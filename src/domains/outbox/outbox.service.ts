@@ -51,6 +51,27 @@ function replyColumns(reply: ServerReply | null) {
   };
 }
 
+/**
+ * Collects the writes asked for in one turn of the event loop and makes them together; each caller
+ * resumes once the write holding its item has committed (or fails with it).
+ */
+export function groupCommits<Item>(write: (items: Item[]) => Promise<void>): (item: Item) => Promise<void> {
+  let waiting: { item: Item; resolve: () => void; reject: (error: unknown) => void }[] = [];
+  return (item) =>
+    new Promise<void>((resolve, reject) => {
+      waiting.push({ item, resolve, reject });
+      if (waiting.length > 1) return;
+      setImmediate(() => {
+        const batch = waiting;
+        waiting = [];
+        write(batch.map((entry) => entry.item)).then(
+          () => batch.forEach((entry) => entry.resolve()),
+          (error: unknown) => batch.forEach((entry) => entry.reject(error)),
+        );
+      });
+    });
+}
+
 export type OutboxService = ReturnType<typeof createOutboxService>;
 
 /**
@@ -204,10 +225,13 @@ export function createOutboxService(deps: {
       });
     },
 
-    /** Durably noted before the first byte of the message goes out (after the server's 354). */
-    async dataStarted(recipientIds: readonly string[]): Promise<void> {
-      await repo.updateRecipients(db, recipientIds, { data_started_at: stamp(), updated_at: stamp() });
-    },
+    /**
+     * Durably noted before the first byte of the message goes out (after the server's 354). Marks
+     * asked for at the same moment share one statement and one commit.
+     */
+    dataStarted: groupCommits<readonly string[]>(async (batches) => {
+      await repo.updateRecipients(db, batches.flat(), { data_started_at: stamp(), updated_at: stamp() });
+    }),
 
     /**
      * What sending a handful of claimed messages needs, in two queries: every recipient (the

@@ -77,7 +77,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           ids: recipients.flatMap((recipient) => (recipient.contact_id ? [recipient.contact_id] : [])),
         })
       : new Map<string, SenderContact & { id: string }>();
-    const cardOf = (contactId: string | null) => [...cards.values()].find((card) => card.id === contactId);
+    const cardsById = new Map([...cards.values()].map((card) => [card.id, card]));
     const headerList = (kind: 'to' | 'cc') =>
       allRecipients
         .filter((recipient) => recipient.kind === kind)
@@ -87,7 +87,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
 
     let lastReply = null;
     for (const group of groups) {
-      const card = personalised ? cardOf(group[0]!.contact_id) : undefined;
+      const contactId = group[0]!.contact_id;
+      const card = contactId ? cardsById.get(contactId) : undefined;
       const contact: SenderContact = card ?? { email: group[0]!.address };
       const displayName = sender.displayName;
       const raw = await composeMessage({
@@ -256,5 +257,5 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       await runOnce(signal);
     },
   };
-  return { task, runOnce, owner };
+  return { task, runOnce };
 }

@@ -177,8 +177,6 @@ export function createOutboxService(deps: {
   }
 
   return {
-    settings,
-
     /**
      * A message whose worker died goes back to ready, unless a recipient's DATA had begun: then the
      * server may have it, so it waits as `uncertain` for a person rather than going out twice.

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { createTestDatabase, testDialects, useTestDatabase } from '../../test/support/dialects.ts';
 import { toIsoTimestamp } from './connect.ts';
@@ -85,6 +86,20 @@ describe.skipIf(!testDialects.includes('postgres'))('migrations from several pro
       await Promise.all(others.map((handle) => handle.db.destroy()));
     } finally {
       await first.drop();
+    }
+  });
+
+  it('each migrate their own schema while another installation lives in a schema beside it', async () => {
+    const neighbour = await createTestDatabase('postgres');
+    try {
+      const ours = await createTestDatabase('postgres');
+      const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(ours.db);
+      const tables = await ours.db.introspection.getTables({ withInternalKyselyTables: true });
+      const ourTables = tables.filter((table) => table.schema === rows[0]?.schema).map((table) => table.name);
+      expect(ourTables).toEqual(expect.arrayContaining(['kysely_migration', 'messages']));
+      await ours.drop();
+    } finally {
+      await neighbour.drop();
     }
   });
 });

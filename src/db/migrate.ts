@@ -1,4 +1,4 @@
-import { Migrator } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { AppError } from '../errors.ts';
 import type { DatabaseHandle } from './connect.ts';
 import { migrationProvider } from './migrations/index.ts';
@@ -8,7 +8,17 @@ import { migrationProvider } from './migrations/index.ts';
  * (an advisory lock on PostgreSQL) so only one applies each migration.
  */
 export async function migrateToLatest({ db, dialect }: DatabaseHandle): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  // Kysely looks for its bookkeeping tables in every schema unless told which: another Mailroom
+  // (or a test) in a schema beside ours would make it skip creating our own.
+  const schema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: migrationProvider(dialect),
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
   const { error, results = [] } = await migrator.migrateToLatest();
   const failed = results.find((result) => result.status === 'Error');
   if (error || failed) {

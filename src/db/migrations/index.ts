@@ -3,6 +3,7 @@ import type { Dialect } from '../database.ts';
 import * as foundation from './001-foundation.ts';
 import * as accounts from './002-accounts.ts';
 import * as messages from './003-messages.ts';
+import * as outboxDue from './004-outbox-due.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -19,6 +20,7 @@ const migrations: Record<string, DialectMigration> = {
   '001-foundation': foundation,
   '002-accounts': accounts,
   '003-messages': messages,
+  '004-outbox-due': outboxDue,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

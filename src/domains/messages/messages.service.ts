@@ -208,7 +208,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
       is_private: settings.options?.markOutgoingPrivate ? 1 : 0,
       send_at: input.sendAt ? new Date(input.sendAt).toISOString() : null,
       attempts: 0,
-      next_attempt_at: null,
+      next_attempt_at: input.sendAt ? new Date(input.sendAt).toISOString() : timestamp,
       lease_owner: null,
       lease_until: null,
       sent_at: null,
@@ -393,7 +393,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
         actor,
         id,
         ['sending', 'uncertain'],
-        { status: 'ready', lease_owner: null, lease_until: null, next_attempt_at: null },
+        { status: 'ready', lease_owner: null, lease_until: null, next_attempt_at: now().toISOString() },
         'reset',
       );
     },
@@ -403,7 +403,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
         actor,
         id,
         ['error'],
-        { status: 'ready', attempts: 0, next_attempt_at: null, error_code: null },
+        { status: 'ready', attempts: 0, next_attempt_at: now().toISOString(), error_code: null },
         'retried',
       );
     },
@@ -439,7 +439,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
           status: 'ready',
           lease_owner: null,
           lease_until: null,
-          next_attempt_at: null,
+          next_attempt_at: now().toISOString(),
           updated_at: now().toISOString(),
         });
       });
@@ -452,7 +452,7 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
         return repo.updateAccountMessagesFrom(tx, accountId, 'error', {
           status: 'ready',
           attempts: 0,
-          next_attempt_at: null,
+          next_attempt_at: now().toISOString(),
           error_code: null,
           updated_at: now().toISOString(),
         });

@@ -104,7 +104,9 @@ export const MessageSchema = StrictObject({
   private: Type.Boolean(),
   sendAt: Nullable(Timestamp),
   attempts: Type.Integer(),
-  nextAttemptAt: Nullable(Timestamp),
+  nextAttemptAt: Type.Union([Timestamp, Type.Null()], {
+    description: 'while ready: when the message is due (its sendAt, or its next retry)',
+  }),
   sentAt: Nullable(Timestamp),
   errorCode: Nullable(Type.String()),
   reply: Nullable(ReplySchema),

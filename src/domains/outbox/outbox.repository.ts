@@ -4,7 +4,8 @@ import { pausedOutgoingStates } from '../accounts/accounts.service.ts';
 /**
  * Claims due messages for one worker with a lease: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
  * workers never claim the same message; SQLite has one writer at a time, so its update is enough.
- * Accounts whose sending is paused (bad password, auth failure) are passed over.
+ * Oldest due first, straight off the `messages_due` index. Accounts whose sending is paused (bad
+ * password, auth failure) are passed over.
  */
 export function claimDueMessages(
   db: DbOrTx,
@@ -16,12 +17,11 @@ export function claimDueMessages(
     .innerJoin('accounts', 'accounts.id', 'messages.account_id')
     .select('messages.id')
     .where('messages.status', '=', 'ready')
+    .where('messages.next_attempt_at', '<=', now)
     .where('messages.direction', '=', 'out')
-    .where((eb) => eb.or([eb('messages.send_at', 'is', null), eb('messages.send_at', '<=', now)]))
-    .where((eb) =>
-      eb.or([eb('messages.next_attempt_at', 'is', null), eb('messages.next_attempt_at', '<=', now)]),
-    )
     .where('accounts.outgoing_state', 'not in', pausedOutgoingStates)
+    .orderBy('messages.status')
+    .orderBy('messages.next_attempt_at')
     .orderBy('messages.id')
     .limit(limit);
   if (dialect === 'postgres') due = due.forUpdate('messages').skipLocked();

@@ -191,6 +191,7 @@ export function createOutboxService(deps: {
             status: maybeDelivered ? 'uncertain' : 'ready',
             lease_owner: null,
             lease_until: null,
+            next_attempt_at: maybeDelivered ? null : stamp(),
             ...(maybeDelivered && {
               error_code: 'DELIVERY_UNCERTAIN',
               reply_text:

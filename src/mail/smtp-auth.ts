@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { cramMd5Response as cramMd5 } from './sasl.ts';
 
 /**
  * The SASL exchanges of SMTP AUTH, written once over a `send(command) → reply` function so that the
@@ -36,10 +36,9 @@ export interface SaslOutcome {
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const replyCode = (reply: string) => Number(reply.slice(0, 3));
 
+/** The CRAM-MD5 answer to a "334 <challenge>" reply (or a bare base64 challenge). */
 export function cramMd5Response(user: string, pass: string, challengeReply: string): string {
-  const challenge = Buffer.from(challengeReply.replace(/^334[ -]?/, '').trim(), 'base64');
-  const digest = createHmac('md5', pass).update(challenge).digest('hex');
-  return b64(`${user} ${digest}`);
+  return cramMd5(user, pass, challengeReply.replace(/^334[ -]?/, ''));
 }
 
 export async function runSasl(

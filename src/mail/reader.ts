@@ -1,0 +1,97 @@
+/**
+ * The one interface every incoming protocol adapter offers (IMAP now; POP3 and JMAP next), so the
+ * mailbox sync worker reads mail the same way whatever the server speaks. Adapters know no
+ * database: the worker stores the cursor they hand back and gives it to them on the next sync.
+ */
+import type { Security } from './smtp-types.ts';
+
+export interface ReaderConfig {
+  host: string;
+  port: number;
+  security: Security;
+  user: string;
+  pass: string;
+  /** Challenge-response only (the password never crosses the wire); SPA_UNAVAILABLE when the server offers none. */
+  spa: boolean;
+  /** The bound on connecting, the TLS handshake and each command's complete response. */
+  timeoutMs: number;
+  /** Extra CA certificates (PEM) to trust besides the system's and NODE_EXTRA_CA_CERTS. */
+  ca?: string | Buffer;
+  /** The folders to read (IMAP, JMAP); POP3 has one mailbox and ignores it. */
+  folders: string[];
+}
+
+export interface FetchOptions {
+  /** The most messages one fetch returns; `more` says whether others wait. */
+  limit: number;
+  /** On a first sync (no cursor for a folder), only mail received on or after this moment. */
+  since: Date | null;
+  /** A message larger than this comes back as its header block only, with `truncated`. */
+  maxRawBytes: number;
+}
+
+export interface FetchedMessage {
+  /** Stable for as long as the message is on the server; what `delete` takes. Opaque to callers. */
+  serverId: string;
+  /** The folder it was read from (INBOX for POP3). */
+  folder: string;
+  /** The whole message, or only its header block when `truncated`. */
+  raw: Buffer;
+  truncated: boolean;
+  /** The size the server reports for the whole message, in bytes. */
+  size: number;
+  /** When the server received it (IMAP INTERNALDATE), if it says. */
+  receivedAt: Date | null;
+}
+
+export interface FetchResult {
+  messages: FetchedMessage[];
+  /**
+   * What to hand to the next fetch so that it returns only what came after these messages. Opaque
+   * (JSON text); store it only once the messages are stored, so a crash re-reads rather than loses.
+   */
+  cursor: string;
+  /** Whether more new messages are waiting beyond `limit`. */
+  more: boolean;
+  /**
+   * Folders that were read again from the start because the server renumbered them (IMAP
+   * UIDVALIDITY changed): their messages may already be stored, and the caller de-duplicates.
+   */
+  resynced: string[];
+}
+
+export interface MailReader {
+  fetchNew(cursor: string | null, options: FetchOptions): Promise<FetchResult>;
+  /** Deletes these messages from the server (expunges them, for IMAP). Unknown ids are ignored. */
+  delete(serverIds: readonly string[]): Promise<void>;
+  /** Files a copy of a sent message in the Sent folder (IMAP's \Sent special-use folder). */
+  appendSent(raw: Buffer): Promise<void>;
+  /**
+   * Waits for new mail in INBOX (IMAP IDLE) and calls `onNew` when some arrives, until the returned
+   * function is called or the connection fails (then `onError`). Absent when the server cannot.
+   */
+  watch?(onNew: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** What a reader's failures carry: a registered code and the server's own words, never a secret. */
+export type ReaderErrorCode =
+  | 'INCOMING_AUTH_FAILED'
+  | 'SPA_UNAVAILABLE'
+  | 'INCOMING_CONNECT_FAILED'
+  | 'INCOMING_TLS_FAILED'
+  | 'INCOMING_TIMEOUT'
+  | 'INCOMING_FOLDER_NOT_FOUND'
+  | 'INCOMING_PROTOCOL_ERROR';
+
+export class ReaderError extends Error {
+  override name = 'ReaderError';
+  constructor(
+    readonly code: ReaderErrorCode,
+    message: string,
+    /** The server's last words, when it said something. */
+    readonly reply: string | null = null,
+  ) {
+    super(message);
+  }
+}

@@ -25,6 +25,20 @@ export interface Config {
     concurrency: number;
     connectionsPerAccount: number;
   };
+  readonly sync: {
+    /** How long a worker holds a mailbox without a sign of life before another may take it. */
+    leaseMs: number;
+    /** How often a worker looks for mailboxes due for a sync. */
+    pollIntervalMs: number;
+    /** Mailboxes synced at once by one worker. */
+    concurrency: number;
+    /** Keep IMAP IDLE open on INBOX where the server offers it, for mail within seconds. */
+    idle: boolean;
+  };
+  /** Raw messages above this keep only their header block. */
+  readonly rawMessageMaxBytes: number;
+  /** Where raw incoming messages are kept: a blob store under DATA_DIR, or a table of the database. */
+  readonly rawStore: 'data-dir' | 'database';
   /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
   readonly secretKey: string | undefined;
   /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
@@ -86,6 +100,15 @@ const variables = {
   OUTBOX_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
   OUTBOX_CONCURRENCY: { default: 8, parse: integer(1, 1000) },
   SMTP_CONNECTIONS_PER_ACCOUNT: { default: 2, parse: integer(1, 50) },
+  SYNC_LEASE_MS: { default: 600_000, parse: integer(5_000, 3_600_000) },
+  SYNC_POLL_MS: { default: 5_000, parse: integer(10, 600_000) },
+  SYNC_CONCURRENCY: { default: 4, parse: integer(1, 100) },
+  SYNC_IDLE: { default: true, parse: bool },
+  RAW_MESSAGE_MAX_BYTES: { default: 26_214_400, parse: integer(1_024, 1_073_741_824) },
+  RAW_STORE: {
+    default: undefined as 'data-dir' | 'database' | undefined,
+    parse: oneOf(['data-dir', 'database'] as const),
+  },
   MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
   MAILROOM_SECRET_KEY_PREVIOUS: { default: undefined as string | undefined, parse: text, secret: true },
 } satisfies Record<string, Variable<unknown>>;
@@ -146,6 +169,14 @@ function toConfig(env: Env): Config {
       concurrency: env.OUTBOX_CONCURRENCY,
       connectionsPerAccount: env.SMTP_CONNECTIONS_PER_ACCOUNT,
     },
+    sync: {
+      leaseMs: env.SYNC_LEASE_MS,
+      pollIntervalMs: env.SYNC_POLL_MS,
+      concurrency: env.SYNC_CONCURRENCY,
+      idle: env.SYNC_IDLE,
+    },
+    rawMessageMaxBytes: env.RAW_MESSAGE_MAX_BYTES,
+    rawStore: env.RAW_STORE ?? (database.dialect === 'postgres' ? 'database' : 'data-dir'),
     secretKey: env.MAILROOM_SECRET_KEY,
     previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
   });

@@ -10,7 +10,10 @@ import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
 import { createContactsService } from './domains/contacts/contacts.service.ts';
+import { createMailboxesService } from './domains/mailboxes/mailboxes.service.ts';
+import { createIncomingService } from './domains/messages/incoming.service.ts';
 import { createMessagesService } from './domains/messages/messages.service.ts';
+import { createDataDirRawStore, createDatabaseRawStore } from './domains/messages/raw-store.ts';
 import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
@@ -33,8 +36,12 @@ export interface Container {
     contacts: ReturnType<typeof createContactsService>;
     messages: ReturnType<typeof createMessagesService>;
     outbox: ReturnType<typeof createOutboxService>;
+    incoming: ReturnType<typeof createIncomingService>;
+    mailboxes: ReturnType<typeof createMailboxesService>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
   };
+  /** In-process news that a mailbox is due now ("Sync now"), for a worker in the same process. */
+  onMailboxDue(listener: () => void): void;
   close(): Promise<void>;
 }
 
@@ -70,6 +77,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const audit = createAuditService({ db, now });
   const accounts = createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit });
   const contacts = createContactsService({ db, now });
+  const rawStore =
+    config.rawStore === 'database' ? createDatabaseRawStore() : createDataDirRawStore(config.dataDir);
+  const wakeups = new Set<() => void>();
   return {
     config,
     logger,
@@ -83,7 +93,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       audit,
       accounts,
       contacts,
-      messages: createMessagesService({ db, now, accounts, contacts }),
+      messages: createMessagesService({ db, now, accounts, contacts, rawStore }),
       connectionTests: createConnectionTestService({ accounts, probes: connectionProbes }),
       outbox: createOutboxService({
         db,
@@ -92,7 +102,24 @@ export async function createContainer(config: Config, options: ContainerOptions 
         bounces: createBouncesService({ now }),
         settings: config.outbox,
       }),
+      incoming: createIncomingService({
+        db,
+        now,
+        contacts,
+        rawStore,
+      }),
+      mailboxes: createMailboxesService({
+        db,
+        now,
+        accounts,
+        settings: { leaseMs: config.sync.leaseMs },
+        onDue: () => wakeups.forEach((wake) => wake()),
+      }),
     },
-    close: () => db.destroy(),
+    onMailboxDue: (listener) => wakeups.add(listener),
+    async close() {
+      rawStore.close?.();
+      await db.destroy();
+    },
   };
 }

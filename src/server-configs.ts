@@ -1,5 +1,6 @@
 import type { AccountSender } from './domains/accounts/accounts.service.ts';
 import type { HealthState } from './domains/accounts/accounts.ts';
+import type { ReaderConfig, ReaderErrorCode } from './mail/reader.ts';
 import type { SmtpErrorCode, SmtpServerConfig } from './mail/smtp-types.ts';
 
 /** The part of an account the protocol adapters need, whether saved or being tried out. */
@@ -43,4 +44,38 @@ const healthForError: Partial<Record<SmtpErrorCode, HealthState>> = {
 /** How an SMTP failure shows on the account's outgoing health; a refused message says nothing of it. */
 export function outgoingHealthFor(code: SmtpErrorCode): HealthState | undefined {
   return healthForError[code];
+}
+
+/**
+ * Maps an account's incoming settings to a reader's configuration (IMAP today; POP3 and JMAP
+ * next), or says the password is not at hand.
+ */
+export function readerConfigFor({ settings, passwords }: ServerSettings): ReaderConfig | MissingPassword {
+  const incoming = settings.incoming;
+  if (!incoming.username || !passwords.incoming) return { missingPassword: true };
+  return {
+    host: incoming.host ?? '',
+    port: incoming.port ?? 0,
+    security: incoming.security,
+    user: incoming.username,
+    pass: passwords.incoming,
+    spa: incoming.spa,
+    timeoutMs: incoming.timeoutMs,
+    folders: incoming.folders,
+  };
+}
+
+const incomingHealthForError: Record<ReaderErrorCode, HealthState> = {
+  INCOMING_AUTH_FAILED: 'auth_error',
+  SPA_UNAVAILABLE: 'auth_error',
+  INCOMING_CONNECT_FAILED: 'connect_error',
+  INCOMING_TLS_FAILED: 'tls_error',
+  INCOMING_TIMEOUT: 'timeout',
+  INCOMING_FOLDER_NOT_FOUND: 'connect_error',
+  INCOMING_PROTOCOL_ERROR: 'connect_error',
+};
+
+/** How a reader's failure shows on the account's incoming health. */
+export function incomingHealthFor(code: ReaderErrorCode): HealthState {
+  return incomingHealthForError[code];
 }

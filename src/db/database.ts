@@ -163,8 +163,75 @@ export interface MessagesTable {
   reply_text: string | null;
   reply_command: string | null;
   idempotency_key: string | null;
+  /** Incoming: the first From mailbox. */
+  from_address: string | null;
+  from_name: string | null;
+  in_reply_to: string | null;
+  /** The stored message this one answers (In-Reply-To, else References), sent or received. */
+  thread_parent_id: string | null;
+  /** Incoming: sha-256 of the raw message without its trace headers; with the Message-ID, the de-duplication key. */
+  content_hash: string | null;
+  /** Where the raw message is kept (src/domains/messages/raw-store.ts). */
+  raw_key: string | null;
+  raw_size: number | null;
+  /** 1 when the message was above the size cap: only its header block is kept. */
+  raw_truncated: ColumnType<number, number | undefined, number>;
+  /** The parser's error: the message is quarantined, kept raw and never parsed again. */
+  parse_error: string | null;
+  received_at: Timestamp | null;
+  header_date: Timestamp | null;
+  /** Incoming: JSON array of attachment summaries (the content stays in the raw message). */
+  incoming_attachments: string | null;
+  /** Outgoing from an account that reads IMAP: `pending` until a copy is filed in Sent, then `filed`. */
+  sent_copy: 'pending' | 'filed' | 'failed' | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** Where a stored incoming message sits: one row per account that received it. */
+export interface MessagePlacementsTable {
+  id: string;
+  message_id: string;
+  account_id: string;
+  folder: string;
+  /** The reader's id for it on the server, for deletion. */
+  server_id: string;
+  /** This account marks incoming mail private: not filed on the contact. */
+  is_private: number;
+  /** The contact whose address is in From, unless private. */
+  contact_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface RawMessagesTable {
+  key: string;
+  content: Buffer;
+}
+
+export interface MailboxSyncsTable {
+  account_id: string;
+  /** The reader's opaque cursor (src/mail/reader.ts), written with the messages it covers. */
+  cursor: string | null;
+  next_sync_at: Timestamp;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  /** Consecutive refused logins; the third pauses the account's receiving. */
+  auth_failures: number;
+  last_sync_at: Timestamp | null;
+  imported: number;
+}
+
+export interface EventsTable {
+  id: string;
+  org_id: string;
+  /** `email.received`, …; automation reads them in id order. */
+  type: string;
+  account_id: string | null;
+  message_id: string | null;
+  contact_id: string | null;
+  /** JSON: what the event says. */
+  payload: string;
+  created_at: Timestamp;
 }
 
 export type RecipientStatus = 'pending' | 'accepted' | 'rejected' | `skipped_${string}`;
@@ -230,6 +297,10 @@ export interface Database {
   message_recipients: MessageRecipientsTable;
   message_attachments: MessageAttachmentsTable;
   bounces: BouncesTable;
+  message_placements: MessagePlacementsTable;
+  raw_messages: RawMessagesTable;
+  mailbox_syncs: MailboxSyncsTable;
+  events: EventsTable;
 }
 
 export type Db = Kysely<Database>;

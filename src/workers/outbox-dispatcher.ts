@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Row } from '../db/database.ts';
 import type { AccountSender, AccountsService } from '../domains/accounts/accounts.service.ts';
-import { renderSenderName, type SenderContact } from '../domains/accounts/templates.ts';
+import type { SenderContact } from '../domains/accounts/templates.ts';
 import type { ContactsService } from '../domains/contacts/contacts.service.ts';
 import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
-import { composeMessage } from '../mail/compose.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
 import type { SmtpSenderPool } from '../mail/smtp-types.ts';
 import { outgoingHealthFor, smtpConfigFor } from '../server-configs.ts';
+import { composeOutgoing } from './compose-outgoing.ts';
 import type { PeriodicTask } from './runner.ts';
 
 export interface DispatcherDeps {
@@ -78,45 +78,16 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         })
       : new Map<string, SenderContact & { id: string }>();
     const cardsById = new Map([...cards.values()].map((card) => [card.id, card]));
-    const headerList = (kind: 'to' | 'cc') =>
-      allRecipients
-        .filter((recipient) => recipient.kind === kind)
-        .map((recipient) => ({ name: recipient.name, address: recipient.address }));
-    const attachments = loaded.attachments;
     const groups = personalised ? recipients.map((recipient) => [recipient]) : [recipients];
+    // A mail client files what it sends in Sent; the mailbox sync does it for accounts read over IMAP.
+    const fileSentCopy = sender.settings.incoming.protocol === 'imap';
 
     let lastReply = null;
     for (const group of groups) {
       const contactId = group[0]!.contact_id;
       const card = contactId ? cardsById.get(contactId) : undefined;
       const contact: SenderContact = card ?? { email: group[0]!.address };
-      const displayName = sender.displayName;
-      const raw = await composeMessage({
-        from: {
-          name: renderSenderName(sender.fromNameTemplate, contact, displayName ?? '') || null,
-          address: sender.email,
-        },
-        replyTo: {
-          name:
-            renderSenderName(sender.replyToNameTemplate, contact, sender.replyToName ?? displayName ?? '') ||
-            null,
-          address: sender.replyTo ?? sender.email,
-        },
-        to: headerList('to'),
-        cc: headerList('cc'),
-        bcc: [],
-        subject: message.subject,
-        text: message.text_body,
-        html: message.html_body,
-        attachments: attachments.map((attachment) => ({
-          filename: attachment.filename,
-          contentType: attachment.content_type,
-          content: attachment.content,
-        })),
-        headers: JSON.parse(message.headers) as Record<string, string>,
-        messageId: message.message_id_header,
-        date: new Date(message.created_at),
-      });
+      const raw = await composeOutgoing(message, allRecipients, loaded.attachments, sender, contact);
       try {
         const result = await pool.send(
           sender.id,
@@ -143,7 +114,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           sender.outgoingState = 'ok';
         }
         if (!personalised) {
-          await outbox.complete(message, owner, allRecipients, outcomes, result.reply);
+          await outbox.complete(message, owner, allRecipients, outcomes, result.reply, fileSentCopy);
           return true;
         }
         await outbox.recordRecipients(message, allRecipients, outcomes);
@@ -186,7 +157,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         return false;
       }
     }
-    await outbox.finish(message, owner, allRecipients, lastReply);
+    await outbox.finish(message, owner, allRecipients, lastReply, fileSentCopy);
     return true;
   }
 

@@ -5,6 +5,8 @@ export interface PeriodicTask {
   name: string;
   intervalMs: number;
   run(signal: AbortSignal): Promise<void>;
+  /** Lets the task cut its wait short when work arrives (new mail announced by IDLE). */
+  onWake?(listener: () => void): void;
 }
 
 export interface RunningWorker {
@@ -14,20 +16,24 @@ export interface RunningWorker {
 
 const MAX_BACKOFF_FACTOR = 16;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: AbortSignal, woken: { listener: (() => void) | null }): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
+    woken.listener = done;
     function done() {
       clearTimeout(timer);
       signal.removeEventListener('abort', done);
+      woken.listener = null;
       resolve();
     }
   });
 }
 
 async function loop(task: PeriodicTask, signal: AbortSignal, logger: Logger): Promise<void> {
+  const woken: { listener: (() => void) | null } = { listener: null };
+  task.onWake?.(() => woken.listener?.());
   let failures = 0;
   while (!signal.aborted) {
     try {
@@ -38,7 +44,7 @@ async function loop(task: PeriodicTask, signal: AbortSignal, logger: Logger): Pr
       logger.error({ err: error, task: task.name, failures }, 'task failed; backing off');
     }
     // A failing task waits longer each time, so a broken dependency is not hammered.
-    await sleep(task.intervalMs * Math.min(2 ** failures, MAX_BACKOFF_FACTOR), signal);
+    await sleep(task.intervalMs * Math.min(2 ** failures, MAX_BACKOFF_FACTOR), signal, woken);
   }
 }
 

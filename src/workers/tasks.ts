@@ -1,6 +1,8 @@
 import type { Container } from '../container.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
 import { housekeepingTask } from './housekeeping.ts';
+import { openImapReader } from '../mail/imap-reader.ts';
+import { createMailboxSync } from './mailbox-sync.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 import type { PeriodicTask } from './runner.ts';
 
@@ -17,5 +19,24 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     concurrency: config.outbox.concurrency,
     pollIntervalMs: config.outbox.pollIntervalMs,
   });
-  return { tasks: [housekeepingTask(container), dispatcher.task], close: () => pool.close() };
+  const mailboxSync = createMailboxSync({
+    mailboxes: services.mailboxes,
+    accounts: services.accounts,
+    incoming: services.incoming,
+    outbox: services.outbox,
+    readers: { imap: (readerConfig) => openImapReader(readerConfig) },
+    logger: logger.child({ task: 'mailboxes' }),
+    concurrency: config.sync.concurrency,
+    pollIntervalMs: config.sync.pollIntervalMs,
+    maxRawBytes: config.rawMessageMaxBytes,
+    idle: config.sync.idle,
+    now: container.now,
+  });
+  container.onMailboxDue(mailboxSync.wake);
+  return {
+    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task],
+    close: async () => {
+      await Promise.all([pool.close(), mailboxSync.close()]);
+    },
+  };
 }

@@ -4,6 +4,7 @@ import * as foundation from './001-foundation.ts';
 import * as accounts from './002-accounts.ts';
 import * as messages from './003-messages.ts';
 import * as outboxDue from './004-outbox-due.ts';
+import * as incoming from './005-incoming.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -21,6 +22,7 @@ const migrations: Record<string, DialectMigration> = {
   '002-accounts': accounts,
   '003-messages': messages,
   '004-outbox-due': outboxDue,
+  '005-incoming': incoming,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,5 +1,5 @@
 import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
-import type { Database, DbOrTx, Dialect, NewRow, RowUpdate } from '../../db/database.ts';
+import type { Database, DbOrTx, Dialect, NewRow, RowUpdate, Timestamp } from '../../db/database.ts';
 import type { PageWindow } from '../../pagination.ts';
 
 const accountColumns = [
@@ -61,6 +61,15 @@ export async function updateAccountRow(
   changes: RowUpdate<'accounts'>,
 ): Promise<void> {
   await db.updateTable('accounts').set(changes).where('id', '=', id).execute();
+}
+
+/** A changed setting or password: the mailbox is read at once, its count of refused logins cleared. */
+export async function resumeMailbox(db: DbOrTx, accountId: string, now: Timestamp): Promise<void> {
+  await db
+    .updateTable('mailbox_syncs')
+    .set({ auth_failures: 0, next_sync_at: now })
+    .where('account_id', '=', accountId)
+    .execute();
 }
 
 export async function deleteAccountRow(db: DbOrTx, id: string): Promise<void> {

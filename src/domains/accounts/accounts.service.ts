@@ -226,11 +226,25 @@ export interface AccountSender {
 /** States in which sending waits for a person: a changed setting or password lifts them. */
 export const pausedOutgoingStates: readonly HealthState[] = ['auth_error', 'paused', 'password_required'];
 
-/** A new setting or password may fix what paused sending, so the dispatcher tries again. */
-function resumeSending(row: Row) {
-  return pausedOutgoingStates.includes(row.outgoing_state as HealthState)
-    ? { outgoing_state: 'unknown', outgoing_last_error: null }
-    : {};
+/** States in which receiving waits for a person: a changed setting or password lifts them. */
+const pausedIncomingStates: readonly HealthState[] = ['auth_error', 'paused', 'password_required'];
+
+/**
+ * A new setting or password may fix what paused sending or receiving, so the dispatcher and the
+ * mailbox sync try again (the
+ * sync's count of refused logins starts over, and the mailbox is read at once: see resumeMailbox).
+ */
+function resumeTraffic(row: Row) {
+  return {
+    ...(pausedOutgoingStates.includes(row.outgoing_state as HealthState) && {
+      outgoing_state: 'unknown',
+      outgoing_last_error: null,
+    }),
+    ...(pausedIncomingStates.includes(row.incoming_state as HealthState) && {
+      incoming_state: 'unknown',
+      incoming_last_error: null,
+    }),
+  };
 }
 
 export interface AccountsServiceDeps {
@@ -531,9 +545,10 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
           ...identityColumns(merged),
           settings: JSON.stringify(stored),
           ...placeSecrets(id, effective.incoming.rememberPassword, secrets),
-          ...resumeSending(row),
+          ...resumeTraffic(row),
           updated_at: now().toISOString(),
         });
+        await repo.resumeMailbox(tx, id, now().toISOString());
         await recordChange(tx, actor, 'account.updated', id, fields);
         return view(tx, actor, id);
       });
@@ -664,9 +679,10 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         const secrets = compact({ ...(await takeSecrets(tx, id)), ...input }) as AccountSecrets;
         await repo.updateAccountRow(tx, id, {
           ...placeSecrets(id, settings.incoming.rememberPassword, secrets),
-          ...resumeSending(row),
+          ...resumeTraffic(row),
           updated_at: now().toISOString(),
         });
+        await repo.resumeMailbox(tx, id, now().toISOString());
         await recordChange(tx, actor, 'account.password_supplied', id, secretPaths(input));
         return view(tx, actor, id);
       });
@@ -703,6 +719,24 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
       }
       requireActive(row);
       return row;
+    },
+
+    /** For "Sync now": an account the caller may use that reads mail from a server. */
+    async requireReceivable(tx: DbOrTx, actor: Actor, id: string): Promise<Row> {
+      const row = await loadVisible(tx, actor, id);
+      if (!canUse(actor, row)) {
+        throw new AppError('FORBIDDEN', 'Only its owner can read a personal account.');
+      }
+      requireActive(row);
+      const settings = resolveSettings(JSON.parse(row.settings) as StoredSettings);
+      if (settings.incoming.protocol === 'none') {
+        throw new AppError('INCOMING_NOT_CONFIGURED', 'The account has no incoming server to read.');
+      }
+      return row;
+    },
+
+    async orgOf(tx: DbOrTx, accountId: string): Promise<string | null> {
+      return (await repo.findAccountRowById(tx, accountId))?.org_id ?? null;
     },
 
     async canUseAccount(tx: DbOrTx, actor: Actor, id: string): Promise<boolean> {
@@ -757,8 +791,9 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
       direction: 'outgoing' | 'incoming',
       state: HealthState,
       lastError: string | null,
+      tx: DbOrTx = db,
     ) {
-      await repo.updateAccountRow(db, accountId, {
+      await repo.updateAccountRow(tx, accountId, {
         [`${direction}_state`]: state,
         [`${direction}_last_error`]: lastError,
         ...(state === 'ok' && { [`${direction}_last_ok_at`]: now().toISOString() }),

@@ -72,6 +72,17 @@ export function findAttachmentSummaries(db: DbOrTx, messageIds: readonly string[
     .execute();
 }
 
+export function findPlacementRows(db: DbOrTx, messageIds: readonly string[]) {
+  if (messageIds.length === 0) return Promise.resolve([]);
+  return db
+    .selectFrom('message_placements')
+    .selectAll()
+    .where('message_id', 'in', messageIds)
+    .orderBy('message_id')
+    .orderBy('created_at')
+    .execute();
+}
+
 /**
  * Whose messages a caller sees: an admin, the organisation's; anyone else, what they queued and
  * what went through an account they may use (their own and the team's).
@@ -89,7 +100,18 @@ export function visibleTo(orgId: string, userId: string, isAdmin: boolean) {
       );
     return eb.and([
       inOrg,
-      eb.or([eb('messages.created_by', '=', userId), eb('messages.account_id', 'in', usableAccounts)]),
+      eb.or([
+        eb('messages.created_by', '=', userId),
+        eb('messages.account_id', 'in', usableAccounts),
+        // Incoming mail stored once is seen through every account that received it.
+        eb.exists(
+          eb
+            .selectFrom('message_placements')
+            .select('message_placements.id')
+            .whereRef('message_placements.message_id', '=', 'messages.id')
+            .where('message_placements.account_id', 'in', usableAccounts),
+        ),
+      ]),
     ]);
   };
 }
@@ -99,7 +121,7 @@ export interface MessageFilter {
   direction?: 'out' | 'in';
   status?: MessageStatus;
   accountId?: string;
-  /** Only messages filed on this contact: not private, with the contact among the recipients. */
+  /** Only messages filed on this contact: sent to them, or received from them, and not private. */
   contactId?: string;
 }
 
@@ -107,20 +129,46 @@ export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window:
   let query = db.selectFrom('messages').where(filter.visible);
   if (filter.direction) query = query.where('messages.direction', '=', filter.direction);
   if (filter.status) query = query.where('messages.status', '=', filter.status);
-  if (filter.accountId) query = query.where('messages.account_id', '=', filter.accountId);
-  if (filter.contactId) {
-    const contactId = filter.contactId;
-    query = query
-      .where('messages.is_private', '=', 0)
-      .where((eb) =>
+  if (filter.accountId) {
+    const accountId = filter.accountId;
+    query = query.where((eb) =>
+      eb.or([
+        eb('messages.account_id', '=', accountId),
         eb.exists(
           eb
-            .selectFrom('message_recipients')
-            .select('message_recipients.id')
-            .whereRef('message_recipients.message_id', '=', 'messages.id')
-            .where('message_recipients.contact_id', '=', contactId),
+            .selectFrom('message_placements')
+            .select('message_placements.id')
+            .whereRef('message_placements.message_id', '=', 'messages.id')
+            .where('message_placements.account_id', '=', accountId),
         ),
-      );
+      ]),
+    );
+  }
+  if (filter.contactId) {
+    const contactId = filter.contactId;
+    query = query.where((eb) =>
+      eb.or([
+        // Sent mail: not private, with the contact among the recipients.
+        eb.and([
+          eb('messages.is_private', '=', 0),
+          eb.exists(
+            eb
+              .selectFrom('message_recipients')
+              .select('message_recipients.id')
+              .whereRef('message_recipients.message_id', '=', 'messages.id')
+              .where('message_recipients.contact_id', '=', contactId),
+          ),
+        ]),
+        // Received mail: filed on the contact through a placement that is not private.
+        eb.exists(
+          eb
+            .selectFrom('message_placements')
+            .select('message_placements.id')
+            .whereRef('message_placements.message_id', '=', 'messages.id')
+            .where('message_placements.contact_id', '=', contactId),
+        ),
+      ]),
+    );
   }
   const [rows, { count }] = await Promise.all([
     query

@@ -84,6 +84,27 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     async (request) => messages.get(actorOf(request), request.params.id),
   );
 
+  app.get(
+    '/api/messages/:id/raw',
+    {
+      schema: {
+        summary:
+          'The raw incoming message as received (only its header block when it was above the size cap)',
+        tags,
+        params: IdParams,
+        produces: ['message/rfc822'],
+        response: {
+          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'message/rfc822' }),
+          ...errors,
+        },
+      },
+    },
+    async (request, reply) => {
+      const raw = await messages.raw(actorOf(request), request.params.id);
+      return reply.type('message/rfc822').send(raw);
+    },
+  );
+
   const actions = [
     ['cancel', 'Cancel a message that has not been sent', messages.cancel],
     ['reset-sending', 'Send a message stuck in sending or uncertain again', messages.resetSending],
@@ -96,6 +117,22 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
       async (request) => action(actorOf(request), request.params.id),
     );
   }
+
+  app.post(
+    '/api/accounts/:id/sync',
+    {
+      schema: {
+        summary: 'Sync now: read the account’s incoming server at once',
+        tags,
+        params: IdParams,
+        response: { 202: StrictObject({ accountId: Type.String() }), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await container.services.mailboxes.requestSync(actorOf(request), request.params.id);
+      return reply.status(202).send({ accountId: request.params.id });
+    },
+  );
 
   app.post(
     '/api/accounts/:id/outbox/reset-sending',

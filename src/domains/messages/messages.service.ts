@@ -10,6 +10,7 @@ import type { ContactsService } from '../contacts/contacts.service.ts';
 import { foldAddress } from '../contacts/contacts.ts';
 import type { Actor } from '../users/users.ts';
 import * as repo from './messages.repository.ts';
+import type { RawStore } from './raw-store.ts';
 import {
   MAX_ATTACHMENT_BYTES,
   type Message,
@@ -77,14 +78,16 @@ export interface MessagesServiceDeps {
   now: Clock;
   accounts: AccountsService;
   contacts: ContactsService;
+  rawStore: RawStore;
 }
 
-export function createMessagesService({ db, now, accounts, contacts }: MessagesServiceDeps) {
+export function createMessagesService({ db, now, accounts, contacts, rawStore }: MessagesServiceDeps) {
   async function toMessages(tx: DbOrTx, rows: Row<'messages'>[]): Promise<Message[]> {
     const ids = rows.map((row) => row.id);
-    const [recipients, attachments] = await Promise.all([
+    const [recipients, attachments, placements] = await Promise.all([
       repo.findRecipientRows(tx, ids),
       repo.findAttachmentSummaries(tx, ids),
+      repo.findPlacementRows(tx, ids),
     ]);
     return rows.map((row) => ({
       id: row.id,
@@ -112,13 +115,30 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
               command: row.reply_command,
             },
       recipients: recipients.filter((recipient) => recipient.message_id === row.id).map(toRecipient),
-      attachments: attachments
-        .filter((attachment) => attachment.message_id === row.id)
-        .map((attachment) => ({
-          filename: attachment.filename,
-          contentType: attachment.content_type,
-          size: attachment.size,
+      attachments: row.incoming_attachments
+        ? (JSON.parse(row.incoming_attachments) as Message['attachments'])
+        : attachments
+            .filter((attachment) => attachment.message_id === row.id)
+            .map((attachment) => ({
+              filename: attachment.filename,
+              contentType: attachment.content_type,
+              size: attachment.size,
+            })),
+      from: row.from_address ? { name: row.from_name, address: row.from_address } : null,
+      receivedAt: row.received_at,
+      inReplyTo: row.in_reply_to,
+      threadParentId: row.thread_parent_id,
+      placements: placements
+        .filter((placement) => placement.message_id === row.id)
+        .map((placement) => ({
+          accountId: placement.account_id,
+          folder: placement.folder,
+          private: placement.is_private === 1,
+          contactId: placement.contact_id,
         })),
+      raw: row.raw_key ? { size: row.raw_size ?? 0, truncated: row.raw_truncated === 1 } : null,
+      quarantine: row.parse_error === null ? null : { error: row.parse_error },
+      sentCopy: row.sent_copy,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     }));
@@ -133,7 +153,11 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
   /** The same rule as the list's: see repo.visibleTo. */
   async function canSee(tx: DbOrTx, actor: Actor, row: Row<'messages'>): Promise<boolean> {
     if (actor.role === 'admin' || row.created_by === actor.userId) return true;
-    return row.account_id !== null && (await accounts.canUseAccount(tx, actor, row.account_id));
+    if (row.account_id !== null && (await accounts.canUseAccount(tx, actor, row.account_id))) return true;
+    for (const placement of await repo.findPlacementRows(tx, [row.id])) {
+      if (await accounts.canUseAccount(tx, actor, placement.account_id)) return true;
+    }
+    return false;
   }
 
   /** Inserts one message; its recipients are matched to contacts by id or, failing that, by address. */
@@ -360,6 +384,14 @@ export function createMessagesService({ db, now, accounts, contacts }: MessagesS
     async get(actor: Actor, id: string): Promise<Message> {
       const [message] = await toMessages(db, [await load(db, actor, id)]);
       return message!;
+    },
+
+    /** The raw incoming message as kept. */
+    async raw(actor: Actor, id: string): Promise<Buffer> {
+      const row = await load(db, actor, id);
+      const raw = row.raw_key ? await rawStore.get(db, row.raw_key) : null;
+      if (!raw) throw new AppError('MESSAGE_NOT_FOUND', `No raw message is kept for message ${id}.`);
+      return raw;
     },
 
     async list(actor: Actor, query: MessageListQuery): Promise<PageResult<Message>> {

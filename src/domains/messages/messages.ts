@@ -114,6 +114,42 @@ export const MessageSchema = StrictObject({
   attachments: Type.Array(
     StrictObject({ filename: Type.String(), contentType: Type.String(), size: Type.Integer() }),
   ),
+  from: Type.Union([StrictObject({ name: Nullable(Type.String()), address: Type.String() }), Type.Null()], {
+    description: 'incoming: the first From mailbox',
+  }),
+  receivedAt: Nullable(Timestamp),
+  inReplyTo: Type.Union([Type.String(), Type.Null()], { description: 'the In-Reply-To header' }),
+  threadParentId: Type.Union([Id, Type.Null()], {
+    description: 'the stored message (sent or received) this one answers',
+  }),
+  placements: Type.Array(
+    StrictObject({
+      accountId: Id,
+      folder: Type.String(),
+      private: Type.Boolean(),
+      contactId: Nullable(Id),
+    }),
+    { description: 'incoming: each account that received it (one stored message, seen in several places)' },
+  ),
+  raw: Type.Union(
+    [
+      StrictObject({
+        size: Type.Integer({ description: 'bytes, as the server reported them' }),
+        truncated: Type.Boolean({ description: 'above the size cap: only the header block is kept' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'incoming: the kept raw message, at GET /api/messages/{id}/raw' },
+  ),
+  quarantine: Type.Union([StrictObject({ error: Type.String() }), Type.Null()], {
+    description: 'incoming mail the parser could not read: kept raw, never parsed again',
+  }),
+  sentCopy: Type.Union(
+    [Type.Literal('pending'), Type.Literal('filed'), Type.Literal('failed'), Type.Null()],
+    {
+      description: 'outgoing from an account read over IMAP: its copy in the Sent folder',
+    },
+  ),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });

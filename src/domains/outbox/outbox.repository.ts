@@ -103,3 +103,27 @@ export function findAttachmentsOf(db: DbOrTx, messageIds: readonly string[]) {
     .orderBy('position')
     .execute();
 }
+
+export function findPendingSentCopies(db: DbOrTx, accountId: string, limit: number) {
+  return db
+    .selectFrom('messages')
+    .selectAll()
+    .where('account_id', '=', accountId)
+    .where('sent_copy', '=', 'pending')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+}
+
+export async function updateSentCopy(
+  db: DbOrTx,
+  messageId: string,
+  state: 'filed' | 'failed',
+  now: Timestamp,
+): Promise<void> {
+  await db
+    .updateTable('messages')
+    .set({ sent_copy: state, updated_at: now })
+    .where('id', '=', messageId)
+    .execute();
+}

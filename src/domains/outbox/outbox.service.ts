@@ -154,12 +154,14 @@ export function createOutboxService(deps: {
     owner: string,
     recipients: Row<'message_recipients'>[],
     reply: ServerReply | null,
+    fileSentCopy: boolean,
   ) {
     const accepted = recipients.some((recipient) => recipient.status === 'accepted');
     const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
     await repo.updateLeasedMessage(tx, message.id, owner, {
       status: accepted ? 'sent' : 'error',
       sent_at: accepted ? stamp() : null,
+      sent_copy: accepted && fileSentCopy ? 'pending' : null,
       error_code: accepted ? null : 'SMTP_ALL_RECIPIENTS_REJECTED',
       ...(accepted
         ? { ...replyColumns(reply), reply_command: reply?.command ?? 'DATA' }
@@ -174,6 +176,26 @@ export function createOutboxService(deps: {
       next_attempt_at: null,
       updated_at: stamp(),
     });
+  }
+
+  /**
+   * What sending a handful of claimed messages needs, in two queries: every recipient (the
+   * headers name them all) and the attachments.
+   */
+  async function loadForSending(messageIds: readonly string[]) {
+    const [recipients, attachments] = await Promise.all([
+      findRecipientRows(db, messageIds),
+      repo.findAttachmentsOf(db, messageIds),
+    ]);
+    return new Map(
+      messageIds.map((id) => [
+        id,
+        {
+          recipients: recipients.filter((row) => row.message_id === id),
+          attachments: attachments.filter((row) => row.message_id === id),
+        },
+      ]),
+    );
   }
 
   return {
@@ -232,25 +254,7 @@ export function createOutboxService(deps: {
       await repo.updateRecipients(db, batches.flat(), { data_started_at: stamp(), updated_at: stamp() });
     }),
 
-    /**
-     * What sending a handful of claimed messages needs, in two queries: every recipient (the
-     * headers name them all) and the attachments.
-     */
-    async loadForSending(messageIds: readonly string[]) {
-      const [recipients, attachments] = await Promise.all([
-        findRecipientRows(db, messageIds),
-        repo.findAttachmentsOf(db, messageIds),
-      ]);
-      return new Map(
-        messageIds.map((id) => [
-          id,
-          {
-            recipients: recipients.filter((row) => row.message_id === id),
-            attachments: attachments.filter((row) => row.message_id === id),
-          },
-        ]),
-      );
-    },
+    loadForSending,
 
     /**
      * One transaction's outcome, in a message that sends to each recipient on their own. The
@@ -271,10 +275,11 @@ export function createOutboxService(deps: {
       recipients: Row<'message_recipients'>[],
       outcomes: RecipientOutcome[],
       reply: ServerReply,
+      fileSentCopy: boolean,
     ): Promise<void> {
       await db.transaction().execute(async (tx) => {
         await recordOutcomes(tx, message, recipients, outcomes);
-        await close(tx, message, owner, recipients, reply);
+        await close(tx, message, owner, recipients, reply, fileSentCopy);
       });
     },
 
@@ -283,8 +288,9 @@ export function createOutboxService(deps: {
       owner: string,
       recipients: Row<'message_recipients'>[],
       reply: ServerReply | null,
+      fileSentCopy: boolean,
     ): Promise<void> {
-      await close(db, message, owner, recipients, reply);
+      await close(db, message, owner, recipients, reply, fileSentCopy);
     },
     /**
      * A failed attempt. Without a final answer after DATA began, the message may have arrived:
@@ -314,6 +320,17 @@ export function createOutboxService(deps: {
           { data_started_at: null },
         );
       }
+    },
+
+    /** Sent messages of an account still to be filed in its Sent folder, oldest first. */
+    async pendingSentCopies(accountId: string, limit: number) {
+      const messages = await repo.findPendingSentCopies(db, accountId, limit);
+      const loaded = await loadForSending(messages.map((message) => message.id));
+      return messages.map((message) => ({ message, ...loaded.get(message.id)! }));
+    },
+
+    async markSentCopy(messageId: string, state: 'filed' | 'failed'): Promise<void> {
+      await repo.updateSentCopy(db, messageId, state, stamp());
     },
 
     /**

@@ -1,0 +1,22 @@
+import type { DbOrTx, NewRow } from '../../db/database.ts';
+
+/** Events are written in the transaction of the change they announce, so none is lost or doubled. */
+export async function insertEvents(tx: DbOrTx, rows: NewRow<'events'>[]): Promise<void> {
+  for (let start = 0; start < rows.length; start += 200) {
+    await tx
+      .insertInto('events')
+      .values(rows.slice(start, start + 200))
+      .execute();
+  }
+}
+
+export function listEventRows(
+  db: DbOrTx,
+  orgId: string,
+  filter: { type?: string; afterId?: string; limit: number },
+) {
+  let query = db.selectFrom('events').selectAll().where('org_id', '=', orgId);
+  if (filter.type) query = query.where('type', '=', filter.type);
+  if (filter.afterId) query = query.where('id', '>', filter.afterId);
+  return query.orderBy('id').limit(filter.limit).execute();
+}

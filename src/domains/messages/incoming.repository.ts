@@ -1,0 +1,98 @@
+import type { DbOrTx, NewRow } from '../../db/database.ts';
+
+const CHUNK = 200;
+
+function chunks<Item>(items: readonly Item[]): Item[][] {
+  const out: Item[][] = [];
+  for (let start = 0; start < items.length; start += CHUNK) out.push(items.slice(start, start + CHUNK));
+  return out;
+}
+
+/** Incoming messages of the organisation with one of these content hashes. */
+export async function findIncomingByHashes(db: DbOrTx, orgId: string, hashes: readonly string[]) {
+  const rows = [];
+  for (const part of chunks([...new Set(hashes)])) {
+    rows.push(
+      ...(await db
+        .selectFrom('messages')
+        .select(['id', 'message_id_header', 'content_hash'])
+        .where('org_id', '=', orgId)
+        .where('direction', '=', 'in')
+        .where('content_hash', 'in', part)
+        .execute()),
+    );
+  }
+  return rows;
+}
+
+/**
+ * Message-ID (without angle brackets) → stored message id, for threading; the oldest message wins
+ * a shared id. Sent messages keep their header with its brackets, received ones without.
+ */
+export async function findIdsByMessageIdHeader(
+  db: DbOrTx,
+  orgId: string,
+  ids: readonly string[],
+): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  const forms = [...new Set(ids)].filter((id) => id !== '').flatMap((id) => [id, `<${id}>`]);
+  for (const part of chunks(forms)) {
+    const rows = await db
+      .selectFrom('messages')
+      .select(['id', 'message_id_header'])
+      .where('org_id', '=', orgId)
+      .where('message_id_header', 'in', part)
+      .orderBy('id')
+      .execute();
+    for (const row of rows) {
+      const id = row.message_id_header.replace(/^<(.*)>$/, '$1');
+      if (!found.has(id)) found.set(id, row.id);
+    }
+  }
+  return found;
+}
+
+export async function findPlacedMessageIds(db: DbOrTx, accountId: string, messageIds: readonly string[]) {
+  const ids: string[] = [];
+  for (const part of chunks(messageIds)) {
+    const rows = await db
+      .selectFrom('message_placements')
+      .select('message_id')
+      .where('account_id', '=', accountId)
+      .where('message_id', 'in', part)
+      .execute();
+    ids.push(...rows.map((row) => row.message_id));
+  }
+  return ids;
+}
+
+/** A message read again (a renumbered folder, a re-read batch) keeps its placement, at its new id. */
+export async function movePlacement(
+  db: DbOrTx,
+  accountId: string,
+  messageId: string,
+  folder: string,
+  serverId: string,
+) {
+  await db
+    .updateTable('message_placements')
+    .set({ folder, server_id: serverId })
+    .where('account_id', '=', accountId)
+    .where('message_id', '=', messageId)
+    .execute();
+}
+
+export async function insertIncomingRows(
+  db: DbOrTx,
+  messages: NewRow<'messages'>[],
+  placements: NewRow<'message_placements'>[],
+) {
+  // Fewer rows per statement for messages: each carries its text and html.
+  for (let start = 0; start < messages.length; start += 20) {
+    await db
+      .insertInto('messages')
+      .values(messages.slice(start, start + 20))
+      .execute();
+  }
+  for (const part of chunks(placements)) await db.insertInto('message_placements').values(part).execute();
+}

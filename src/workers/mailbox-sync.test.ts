@@ -1,0 +1,463 @@
+/**
+ * Receiving over IMAP end to end, against the real Dovecot of test/mail-peers: mail is delivered
+ * into a fresh mailbox with IMAP APPEND (or sent through Postfix), read by the real mailbox worker,
+ * and checked through the API as a user would.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request, signUp, useTestApp, type SignedIn } from '../../test/support/app.ts';
+import { testDialects } from '../../test/support/dialects.ts';
+import { createTestMailboxSync, imapAccountInput, runMailboxSyncOnce } from '../../test/support/mailboxes.ts';
+import { connectImap, createMailbox, mailPeers, type Mailbox } from '../../test/support/mail-peers.ts';
+import { runOutboxOnce } from '../../test/support/outbox.ts';
+import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
+import { createLogger } from '../logger.ts';
+import { startWorker } from './runner.ts';
+
+type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+let sequence = 0;
+
+function mail(options: {
+  from: string;
+  to: string;
+  subject: string;
+  body?: string;
+  messageId?: string | null;
+  inReplyTo?: string;
+  extraHeaders?: string[];
+}): Buffer {
+  sequence += 1;
+  const messageId =
+    options.messageId === undefined ? `<m${sequence}.${Date.now()}@sender.test>` : options.messageId;
+  const lines = [
+    `From: ${options.from}`,
+    `To: ${options.to}`,
+    `Subject: ${options.subject}`,
+    'Date: Mon, 23 Nov 2026 08:00:00 +0000',
+    ...(messageId ? [`Message-ID: ${messageId}`] : []),
+    ...(options.inReplyTo ? [`In-Reply-To: ${options.inReplyTo}`, `References: ${options.inReplyTo}`] : []),
+    ...(options.extraHeaders ?? []),
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=utf-8',
+    '',
+    options.body ?? `Body of ${options.subject}`,
+    '',
+  ];
+  return Buffer.from(lines.join('\r\n'));
+}
+
+async function deliver(
+  mailbox: Mailbox,
+  raws: Buffer[],
+  { folder = 'INBOX', date = new Date('2026-11-20T10:00:00Z') }: { folder?: string; date?: Date } = {},
+) {
+  const client = await connectImap(mailbox.user, mailbox.password);
+  try {
+    for (const raw of raws) await client.append(folder, raw, [], date);
+  } finally {
+    await client.logout();
+  }
+}
+
+describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
+  const testApp = useTestApp(dialect, { RAW_MESSAGE_MAX_BYTES: '4096' });
+  let user: SignedIn;
+
+  beforeAll(async () => {
+    user = await signUp(testApp.current.container, { org: `Receivers ${dialect}`, role: 'admin' });
+  });
+
+  const api = <Result = Body>(method: string, path: string, body?: unknown, token = user.token) =>
+    request<Result>(testApp.current.baseUrl, method, path, { token, ...(body !== undefined && { body }) });
+
+  async function addAccount(
+    mailbox: Mailbox,
+    overrides: { incoming?: Body; options?: Body; scope?: 'personal' | 'team'; smtp?: Body } = {},
+    token = user.token,
+  ): Promise<string> {
+    const input = imapAccountInput(mailbox, overrides.incoming);
+    const response = await api(
+      'POST',
+      '/api/accounts',
+      {
+        ...input,
+        scope: overrides.scope ?? 'personal',
+        smtp: overrides.smtp ?? {
+          host: '127.0.0.1',
+          port: mailPeers.ports.submission,
+          security: 'starttls',
+          requiresAuth: true,
+          username: mailbox.user,
+          password: mailbox.password,
+        },
+        ...(overrides.options && { options: overrides.options }),
+      },
+      token,
+    );
+    expect(response.status, JSON.stringify(response.body)).toBe(201);
+    return response.body.id as string;
+  }
+
+  async function inbox(accountId: string, extra = '') {
+    const response = await api<{ items: Body[]; total: number }>(
+      'GET',
+      `/api/messages?direction=in&accountId=${accountId}&pageSize=200${extra}`,
+    );
+    expect(response.status).toBe(200);
+    return response.body;
+  }
+
+  async function eventsOf(accountId: string) {
+    return testApp.current.container.db
+      .selectFrom('events')
+      .selectAll()
+      .where('account_id', '=', accountId)
+      .where('type', '=', 'email.received')
+      .execute();
+  }
+
+  /** Past every account's next poll, as time passing would be. */
+  const later = () => testApp.current.clock.advance(3_600_000);
+
+  it('imports new mail once, files it on the From contact and emits email.received once, across restarts', async () => {
+    const mailbox = await createMailbox();
+    const contact = await api('POST', '/api/contacts', { email: 'Alice@Client.test', name: 'Alice' });
+    expect(contact.status).toBe(201);
+    const accountId = await addAccount(mailbox);
+    await deliver(mailbox, [
+      mail({ from: 'Alice <alice@client.test>', to: mailbox.address, subject: 'Hello from Alice' }),
+      mail({ from: 'bob@elsewhere.test', to: mailbox.address, subject: 'Hello from Bob' }),
+    ]);
+
+    expect(await runMailboxSyncOnce(testApp.current.container)).toBeGreaterThanOrEqual(1);
+    const first = await inbox(accountId);
+    expect(first.items.map((message) => message.subject).sort()).toEqual([
+      'Hello from Alice',
+      'Hello from Bob',
+    ]);
+    const alice = first.items.find((message) => message.subject === 'Hello from Alice')!;
+    expect(alice).toMatchObject({
+      direction: 'in',
+      status: 'received',
+      from: { name: 'Alice', address: 'alice@client.test' },
+      private: false,
+      quarantine: null,
+      placements: [{ accountId, folder: 'INBOX', private: false, contactId: contact.body.id }],
+    });
+    expect((await inbox(accountId, `&contactId=${contact.body.id}`)).items.map((m) => m.subject)).toEqual([
+      'Hello from Alice',
+    ]);
+    const raw = await fetch(`${testApp.current.baseUrl}/api/messages/${alice.id}/raw`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(raw.headers.get('content-type')).toContain('message/rfc822');
+    expect(await raw.text()).toContain('Subject: Hello from Alice');
+
+    // A restart: a new worker with the stored cursor, and the poll interval gone by.
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(2);
+    expect(await eventsOf(accountId)).toHaveLength(2);
+
+    await deliver(mailbox, [mail({ from: 'alice@client.test', to: mailbox.address, subject: 'Third' })]);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(3);
+    const events = await eventsOf(accountId);
+    expect(events).toHaveLength(3);
+    expect(JSON.parse(events.find((event) => event.message_id === alice.id)!.payload)).toMatchObject({
+      accountId,
+      contactId: contact.body.id,
+      subject: 'Hello from Alice',
+      from: { address: 'alice@client.test' },
+    });
+
+    // The worker never marks mail read.
+    const client = await connectImap(mailbox.user, mailbox.password);
+    try {
+      await client.mailboxOpen('INBOX', { readOnly: true });
+      for await (const message of client.fetch('1:*', { flags: true })) {
+        expect([...(message.flags ?? [])]).not.toContain('\\Seen');
+      }
+    } finally {
+      await client.logout();
+    }
+    const account = await api('GET', `/api/accounts/${accountId}`);
+    expect(account.body.health.incoming).toMatchObject({ state: 'ok' });
+  });
+
+  it('reads only mail received since syncSince on the first sync', async () => {
+    const mailbox = await createMailbox();
+    await deliver(mailbox, [mail({ from: 'old@client.test', to: mailbox.address, subject: 'Old news' })], {
+      date: new Date('2025-06-01T10:00:00Z'),
+    });
+    await deliver(mailbox, [mail({ from: 'new@client.test', to: mailbox.address, subject: 'Fresh news' })]);
+    const accountId = await addAccount(mailbox, { incoming: { syncSince: '2026-06-01' } });
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject)).toEqual(['Fresh news']);
+  });
+
+  it('stores mail that reached a personal and a team account once, each place with its own private flag', async () => {
+    const contact = await api('POST', '/api/contacts', { email: 'carol@client.test' });
+    const personalBox = await createMailbox();
+    const teamBox = await createMailbox();
+    const personal = await addAccount(personalBox, { options: { markIncomingPrivate: true } });
+    const team = await addAccount(teamBox, { scope: 'team' });
+    const shared = mail({
+      from: 'carol@client.test',
+      to: `${personalBox.address}, ${teamBox.address}`,
+      subject: 'To you both',
+    });
+    await deliver(personalBox, [
+      Buffer.concat([Buffer.from(`Delivered-To: ${personalBox.address}\r\n`), shared]),
+    ]);
+    await deliver(teamBox, [Buffer.concat([Buffer.from(`Delivered-To: ${teamBox.address}\r\n`), shared])]);
+    // The same Message-ID with other content is other mail, never swallowed.
+    const reused = mail({
+      from: 'carol@client.test',
+      to: teamBox.address,
+      subject: 'Reused id',
+      body: 'Other',
+    });
+    const sharedId = /Message-ID: (.*)\r\n/.exec(shared.toString())![1]!;
+    await deliver(teamBox, [
+      Buffer.from(reused.toString().replace(/Message-ID: .*\r\n/, `Message-ID: ${sharedId}\r\n`)),
+    ]);
+
+    await runMailboxSyncOnce(testApp.current.container);
+    const inPersonal = (await inbox(personal)).items;
+    const inTeam = (await inbox(team)).items;
+    expect(inPersonal).toHaveLength(1);
+    expect(inTeam.map((message) => message.subject).sort()).toEqual(['Reused id', 'To you both']);
+    const once = inTeam.find((message) => message.subject === 'To you both')!;
+    expect(once.id).toBe(inPersonal[0]!.id);
+    expect(once.placements).toHaveLength(2);
+    expect(once.placements).toEqual(
+      expect.arrayContaining([
+        { accountId: personal, folder: 'INBOX', private: true, contactId: null },
+        { accountId: team, folder: 'INBOX', private: false, contactId: contact.body.id },
+      ]),
+    );
+    const stored = await testApp.current.container.db
+      .selectFrom('messages')
+      .select('id')
+      .where('subject', '=', 'To you both')
+      .execute();
+    expect(stored).toHaveLength(1);
+    // Filed on the contact through the team account only.
+    const onContact = await api<{ items: Body[] }>(
+      'GET',
+      `/api/messages?direction=in&contactId=${contact.body.id}`,
+    );
+    expect(onContact.body.items.map((message) => message.id)).toContain(once.id);
+  });
+
+  it('links a reply to the sent message it answers, and files a copy of sent mail in Sent', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    const queued = await api('POST', '/api/messages', {
+      accountId,
+      to: [mailbox.address],
+      subject: 'Our offer',
+      text: 'Please find our offer.',
+    });
+    expect(queued.status).toBe(202);
+    const pool = createSmtpSenderPool();
+    try {
+      await runOutboxOnce(testApp.current.container, pool);
+    } finally {
+      await pool.close();
+    }
+    const sent = await api('GET', `/api/messages/${queued.body.id}`);
+    expect(sent.body).toMatchObject({ status: 'sent', sentCopy: 'pending' });
+
+    await deliver(mailbox, [
+      mail({
+        from: 'dave@client.test',
+        to: mailbox.address,
+        subject: 'Re: Our offer',
+        inReplyTo: sent.body.messageId as string,
+      }),
+    ]);
+    await runMailboxSyncOnce(testApp.current.container);
+    const reply = (await inbox(accountId)).items.find((message) => message.subject === 'Re: Our offer')!;
+    expect(reply.threadParentId).toBe(queued.body.id);
+    expect(reply.inReplyTo).toBe(String(sent.body.messageId).replace(/^<|>$/g, ''));
+    expect((await api('GET', `/api/messages/${queued.body.id}`)).body.sentCopy).toBe('filed');
+
+    const client = await connectImap(mailbox.user, mailbox.password);
+    try {
+      await client.mailboxOpen('Sent', { readOnly: true });
+      const copies = [];
+      for await (const message of client.fetch('1:*', { envelope: true, flags: true })) copies.push(message);
+      expect(copies.map((copy) => copy.envelope?.subject)).toEqual(['Our offer']);
+      expect([...(copies[0]!.flags ?? [])]).toContain('\\Seen');
+    } finally {
+      await client.logout();
+    }
+  });
+
+  it('keeps only the header block of a message above the size cap, and flags it', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    await deliver(mailbox, [
+      mail({ from: 'big@client.test', to: mailbox.address, subject: 'Big one', body: 'x'.repeat(20_000) }),
+    ]);
+    await runMailboxSyncOnce(testApp.current.container);
+    const [big] = (await inbox(accountId)).items;
+    expect(big).toMatchObject({ subject: 'Big one', raw: { truncated: true } });
+    expect(big!.raw.size).toBeGreaterThan(20_000);
+    const raw = await fetch(`${testApp.current.baseUrl}/api/messages/${big!.id}/raw`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    const text = await raw.text();
+    expect(text).toContain('Subject: Big one');
+    expect(text).not.toContain('xxxxxxxxxx');
+  });
+
+  it('pauses receiving after 3 refused logins in a row, and resumes when the password changes', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox, { incoming: { password: 'not-the-password' } });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      await runMailboxSyncOnce(testApp.current.container);
+      later();
+    }
+    let account = await api('GET', `/api/accounts/${accountId}`);
+    expect(account.body.health.incoming.state).toBe('paused');
+    expect(account.body.health.incoming.lastError).toMatch(/3 refused logins/);
+    expect(JSON.stringify(account.body)).not.toContain('not-the-password');
+    const paused = await testApp.current.container.db
+      .selectFrom('events')
+      .select('type')
+      .where('account_id', '=', accountId)
+      .execute();
+    expect(paused.map((event) => event.type)).toContain('account.receiving_paused');
+    // Paused: a fourth sync does not try.
+    const before = await testApp.current.container.services.mailboxes.state(accountId);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await testApp.current.container.services.mailboxes.state(accountId)).toEqual(before);
+
+    const changed = await api('PATCH', `/api/accounts/${accountId}`, {
+      incoming: { password: mailbox.password },
+    });
+    expect(changed.status).toBe(200);
+    await deliver(mailbox, [
+      mail({ from: 'erin@client.test', to: mailbox.address, subject: 'After the fix' }),
+    ]);
+    await runMailboxSyncOnce(testApp.current.container);
+    account = await api('GET', `/api/accounts/${accountId}`);
+    expect(account.body.health.incoming.state).toBe('ok');
+    expect((await inbox(accountId)).items.map((message) => message.subject)).toEqual(['After the fix']);
+  });
+
+  describe('a server that accepts the connection and then says nothing', () => {
+    let silent: net.Server;
+    const sockets = new Set<net.Socket>();
+    beforeAll(async () => {
+      silent = net.createServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+
+    it('times out within the account’s timeout and shows it on the incoming health', async () => {
+      const mailbox = await createMailbox();
+      const accountId = await addAccount(mailbox, {
+        incoming: { port: (silent.address() as net.AddressInfo).port, security: 'none', timeoutMs: 1000 },
+      });
+      const started = performance.now();
+      await runMailboxSyncOnce(testApp.current.container);
+      expect(performance.now() - started).toBeLessThan(15_000);
+      const account = await api('GET', `/api/accounts/${accountId}`);
+      expect(account.body.health.incoming.state).toBe('timeout');
+    });
+  });
+
+  /** The real worker loop, as `mailroom worker` runs it, with a poll interval of a minute. */
+  async function runWorker(
+    idle: boolean,
+    during: (sync: ReturnType<typeof createTestMailboxSync>) => Promise<void>,
+  ) {
+    const sync = createTestMailboxSync(testApp.current.container, { idle });
+    testApp.current.container.onMailboxDue(sync.wake);
+    const worker = startWorker([sync.task], createLogger('silent'));
+    try {
+      await during(sync);
+    } finally {
+      await worker.stop();
+      await sync.close();
+    }
+  }
+
+  it('IDLE brings new mail within seconds, without waiting for the next poll', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    await runWorker(true, async (sync) => {
+      await expect.poll(() => sync.watching().includes(accountId), { timeout: 10_000 }).toBe(true);
+      await deliver(mailbox, [
+        mail({ from: 'idle@client.test', to: mailbox.address, subject: 'Pushed by IDLE' }),
+      ]);
+      await expect
+        .poll(async () => (await inbox(accountId)).items.map((message) => message.subject), {
+          timeout: 10_000,
+        })
+        .toEqual(['Pushed by IDLE']);
+    });
+  });
+
+  it('“Sync now” reads the account at once; an account without an incoming server says so', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    await runWorker(false, async () => {
+      await expect
+        .poll(
+          async () => (await testApp.current.container.services.mailboxes.state(accountId))?.last_sync_at,
+          {
+            timeout: 10_000,
+          },
+        )
+        .toBeTruthy();
+      await deliver(mailbox, [
+        mail({ from: 'now@client.test', to: mailbox.address, subject: 'Read on demand' }),
+      ]);
+      const response = await api('POST', `/api/accounts/${accountId}/sync`);
+      expect(response.status).toBe(202);
+      await expect
+        .poll(async () => (await inbox(accountId)).items.map((message) => message.subject), {
+          timeout: 10_000,
+        })
+        .toEqual(['Read on demand']);
+    });
+    const noIncoming = await api('POST', '/api/accounts', {
+      type: 'own',
+      name: 'Send only',
+      email: 'send-only@example.test',
+      smtp: { host: '127.0.0.1', port: mailPeers.ports.sink, security: 'none', requiresAuth: false },
+    });
+    const refused = await api('POST', `/api/accounts/${noIncoming.body.id}/sync`);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('INCOMING_NOT_CONFIGURED');
+  });
+
+  it('imports a 5,000-message mailbox in batches of maxMessagesPerFetch', async () => {
+    const mailbox = await createMailbox();
+    const raws = Array.from({ length: 5000 }, (_, index) =>
+      mail({ from: `sender${index % 50}@bulk.test`, to: mailbox.address, subject: `Bulk ${index}` }),
+    );
+    await deliver(mailbox, raws);
+    const accountId = await addAccount(mailbox, { incoming: { maxMessagesPerFetch: 1000 } });
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(5000);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(5000);
+    expect(await eventsOf(accountId)).toHaveLength(5000);
+  }, 120_000);
+});

@@ -1,0 +1,262 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { AccountSender, AccountsService } from '../domains/accounts/accounts.service.ts';
+import type { MailboxClaim, MailboxesService } from '../domains/mailboxes/mailboxes.service.ts';
+import type { IncomingItem, IncomingService } from '../domains/messages/incoming.service.ts';
+import type { OutboxService } from '../domains/outbox/outbox.service.ts';
+import { contentHash, parseMessage } from '../mail/parse.ts';
+import { ReaderError, type FetchResult, type MailReader, type ReaderConfig } from '../mail/reader.ts';
+import { incomingHealthFor, readerConfigFor } from '../server-configs.ts';
+import { composeOutgoing } from './compose-outgoing.ts';
+import type { PeriodicTask } from './runner.ts';
+
+export interface MailboxSyncDeps {
+  mailboxes: MailboxesService;
+  accounts: AccountsService;
+  incoming: IncomingService;
+  outbox: OutboxService;
+  /** The adapters, by protocol; an account whose protocol has none here is not read. */
+  readers: Partial<Record<'imap' | 'pop3' | 'jmap', (config: ReaderConfig) => Promise<MailReader>>>;
+  logger: Logger;
+  /** Mailboxes read at once by this worker. */
+  concurrency: number;
+  pollIntervalMs: number;
+  /** Raw messages above this keep only their header block. */
+  maxRawBytes: number;
+  /** Keep IMAP IDLE open on INBOX between syncs, for mail within seconds. */
+  idle: boolean;
+  now: () => Date;
+  /** Jitter source, for tests. */
+  random?: () => number;
+}
+
+const DAY_MS = 86_400_000;
+/** Without syncSince, a first sync reads the last 30 days. */
+const DEFAULT_SYNC_DAYS = 30;
+/** How long an account that reads no mail (or waits for a password) waits before it is looked at again. */
+const IDLE_ACCOUNT_RECHECK_MS = 60 * 60_000;
+/** Sent copies filed per sync at most: the rest wait for the next one. */
+const SENT_COPIES_PER_SYNC = 50;
+
+interface Watcher {
+  fingerprint: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The mailbox worker: claims accounts whose mailbox is due (one worker per account at a time,
+ * under a lease), reads what is new since the stored cursor in batches of `maxMessagesPerFetch`,
+ * parses and files each batch with its cursor in one transaction, files the account's sent mail
+ * in Sent, and keeps IDLE open on INBOX so new mail is read within seconds.
+ */
+export function createMailboxSync(deps: MailboxSyncDeps) {
+  const { mailboxes, accounts, incoming, outbox, logger } = deps;
+  const owner = `sync-${randomUUID()}`;
+  const random = deps.random ?? Math.random;
+  const watchers = new Map<string, Watcher>();
+  const wakeListeners = new Set<() => void>();
+  const wake = () => wakeListeners.forEach((listener) => listener());
+
+  /** The poll interval, give or take a fifth, so accounts added together do not sync in lockstep. */
+  const nextSyncInMs = (sender: AccountSender) =>
+    Math.round(sender.settings.incoming.pollIntervalSeconds * 1000 * (0.8 + 0.4 * random()));
+
+  /** Settings and password in one digest, so changed settings reopen the IDLE connection. Memory only. */
+  function fingerprint(config: ReaderConfig): string {
+    return createHash('sha256').update(JSON.stringify(config)).digest('hex');
+  }
+
+  async function fileSentCopies(reader: MailReader, sender: AccountSender): Promise<void> {
+    const pending = await outbox.pendingSentCopies(sender.id, SENT_COPIES_PER_SYNC);
+    for (const { message, recipients, attachments } of pending) {
+      const raw = await composeOutgoing(message, recipients, attachments, sender, {
+        email: recipients[0]?.address ?? sender.email,
+      });
+      try {
+        await reader.appendSent(raw);
+        await outbox.markSentCopy(message.id, 'filed');
+      } catch (error) {
+        // The connection went: try again next sync. The server refused: it will refuse again.
+        if (error instanceof ReaderError && error.code === 'INCOMING_PROTOCOL_ERROR') {
+          await outbox.markSentCopy(message.id, 'failed');
+          logger.warn({ accountId: sender.id, messageId: message.id, err: error }, 'Sent copy refused');
+        } else throw error;
+      }
+    }
+  }
+
+  async function importNew(
+    reader: MailReader,
+    sender: AccountSender,
+    claim: MailboxClaim,
+    signal: AbortSignal,
+  ) {
+    const settings = sender.settings.incoming;
+    const since = settings.syncSince
+      ? new Date(settings.syncSince)
+      : new Date(deps.now().getTime() - DEFAULT_SYNC_DAYS * DAY_MS);
+    const fetchAfter = (cursor: string | null) =>
+      reader.fetchNew(cursor, { limit: settings.maxMessagesPerFetch, since, maxRawBytes: deps.maxRawBytes });
+    let imported = 0;
+    // The next batch is on its way from the server while this one is parsed and stored.
+    let next: Promise<FetchResult> | null = fetchAfter(claim.cursor);
+    while (next) {
+      const batch: FetchResult = await next;
+      next = batch.more && !signal.aborted ? fetchAfter(batch.cursor) : null;
+      const items: IncomingItem[] = [];
+      for (const fetched of batch.messages) {
+        items.push({ fetched, parsed: await parseMessage(fetched.raw), hash: contentHash(fetched.raw) });
+      }
+      const outcome = await incoming.store(
+        {
+          id: sender.id,
+          orgId: sender.orgId,
+          markIncomingPrivate: sender.settings.options.markIncomingPrivate,
+        },
+        items,
+        (tx) => mailboxes.saveCursor(tx, sender.id, owner, batch.cursor, items.length),
+      );
+      imported += outcome.placed;
+    }
+    return imported;
+  }
+
+  async function startWatching(
+    open: (config: ReaderConfig) => Promise<MailReader>,
+    config: ReaderConfig,
+    accountId: string,
+  ): Promise<void> {
+    const print = fingerprint(config);
+    const current = watchers.get(accountId);
+    if (current?.fingerprint === print) return;
+    if (current) {
+      watchers.delete(accountId);
+      await current.stop();
+    }
+    const reader = await open(config);
+    if (!reader.watch) {
+      await reader.close();
+      return;
+    }
+    const entry: Watcher = {
+      fingerprint: print,
+      stop: () => reader.close(),
+    };
+    watchers.set(accountId, entry);
+    await reader.watch(
+      () => {
+        mailboxes.makeDue(accountId).then(wake, (error: unknown) => {
+          logger.warn({ accountId, err: error }, 'could not mark the mailbox due');
+        });
+      },
+      (error) => {
+        // The next sync opens it again.
+        if (watchers.get(accountId) === entry) watchers.delete(accountId);
+        logger.debug({ accountId, err: { message: error.message } }, 'IDLE ended');
+        void reader.close().catch(() => undefined);
+      },
+    );
+  }
+
+  async function stopWatching(accountId: string): Promise<void> {
+    const watcher = watchers.get(accountId);
+    if (!watcher) return;
+    watchers.delete(accountId);
+    await watcher.stop().catch(() => undefined);
+  }
+
+  /** One account's sync, from its claim to its release; never throws. */
+  async function syncOne(claim: MailboxClaim, signal: AbortSignal): Promise<void> {
+    const log = logger.child({ accountId: claim.accountId });
+    const sender = await accounts.sender(claim.accountId);
+    const protocol = sender?.settings.incoming.protocol ?? 'none';
+    const open = protocol === 'none' ? undefined : deps.readers[protocol];
+    if (!sender || sender.status !== 'active' || !open) {
+      await stopWatching(claim.accountId);
+      await mailboxes.release(claim.accountId, owner, IDLE_ACCOUNT_RECHECK_MS);
+      return;
+    }
+    const config = readerConfigFor(sender);
+    if ('missingPassword' in config) {
+      await stopWatching(claim.accountId);
+      await accounts.recordHealth(
+        sender.id,
+        'incoming',
+        'password_required',
+        'The password is not at hand; supply it again.',
+      );
+      await mailboxes.release(claim.accountId, owner, IDLE_ACCOUNT_RECHECK_MS);
+      return;
+    }
+    let reader: MailReader | null = null;
+    try {
+      reader = await open(config);
+      const imported = await importNew(reader, sender, claim, signal);
+      if (protocol === 'imap') await fileSentCopies(reader, sender);
+      await mailboxes.finish(claim.accountId, owner, nextSyncInMs(sender));
+      if (imported > 0) log.info({ imported }, 'mailbox synced');
+      if (deps.idle && protocol === 'imap' && !signal.aborted) {
+        await startWatching(open, config, sender.id).catch((error: unknown) => {
+          log.debug({ err: error }, 'IDLE could not start; polling only');
+        });
+      }
+    } catch (error) {
+      await stopWatching(claim.accountId);
+      if (!(error instanceof ReaderError)) {
+        log.error({ err: error }, 'mailbox sync crashed; retried later');
+        await mailboxes.release(claim.accountId, owner, nextSyncInMs(sender));
+        return;
+      }
+      const authRefused = error.code === 'INCOMING_AUTH_FAILED' || error.code === 'SPA_UNAVAILABLE';
+      const { paused } = await mailboxes.fail(claim, owner, {
+        state: incomingHealthFor(error.code),
+        lastError: error.reply ?? error.message,
+        authRefused,
+        retryAfterMs: nextSyncInMs(sender),
+      });
+      log.warn(
+        { code: error.code, paused },
+        paused ? 'receiving paused: the server refused the login' : 'mailbox sync failed',
+      );
+    } finally {
+      await reader?.close().catch(() => undefined);
+    }
+  }
+
+  async function runOnce(signal: AbortSignal): Promise<number> {
+    let synced = 0;
+    for (;;) {
+      const claims = await mailboxes.claimDue(owner, deps.concurrency);
+      if (claims.length === 0 || signal.aborted) {
+        await Promise.all(claims.map((claim) => mailboxes.release(claim.accountId, owner, 0)));
+        return synced;
+      }
+      await Promise.all(claims.map((claim) => syncOne(claim, signal)));
+      synced += claims.length;
+    }
+  }
+
+  const task: PeriodicTask = {
+    name: 'mailboxes',
+    intervalMs: deps.pollIntervalMs,
+    async run(signal) {
+      await runOnce(signal);
+    },
+    onWake(listener) {
+      wakeListeners.add(listener);
+    },
+  };
+
+  return {
+    task,
+    runOnce,
+    /** Cuts the wait short: a mailbox was made due in this process. */
+    wake,
+    /** Closes every IDLE connection. */
+    async close(): Promise<void> {
+      await Promise.all([...watchers.keys()].map(stopWatching));
+    },
+    /** Accounts with IDLE open in this worker, for tests and metrics. */
+    watching: () => [...watchers.keys()],
+  };
+}

@@ -47,17 +47,24 @@ function mail(options: {
   return Buffer.from(lines.join('\r\n'));
 }
 
+/** Appends the messages to the folder, over several connections when there are many. */
 async function deliver(
   mailbox: Mailbox,
   raws: Buffer[],
   { folder = 'INBOX', date = new Date('2026-11-20T10:00:00Z') }: { folder?: string; date?: Date } = {},
 ) {
-  const client = await connectImap(mailbox.user, mailbox.password);
-  try {
-    for (const raw of raws) await client.append(folder, raw, [], date);
-  } finally {
-    await client.logout();
-  }
+  const lanes = Math.min(8, Math.ceil(raws.length / 100));
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      const client = await connectImap(mailbox.user, mailbox.password);
+      try {
+        for (let index = lane; index < raws.length; index += lanes)
+          await client.append(folder, raws[index]!, [], date);
+      } finally {
+        await client.logout();
+      }
+    }),
+  );
 }
 
 describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
@@ -296,6 +303,76 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     } finally {
       await client.logout();
     }
+  });
+
+  it('logs in with challenge-response over implicit TLS when the account asks for SPA', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox, {
+      incoming: { port: mailPeers.ports.imaps, security: 'tls', spa: true },
+    });
+    await deliver(mailbox, [mail({ from: 'spa@client.test', to: mailbox.address, subject: 'Over TLS' })]);
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject)).toEqual(['Over TLS']);
+    expect((await api('GET', `/api/accounts/${accountId}`)).body.health.incoming.state).toBe('ok');
+  });
+
+  it('quarantines mail the parser cannot read: kept raw, shown with the error, never read again', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    const junk = Buffer.from('\u0001\u0002 this is no message at all\r\n\r\nstill none\r\n');
+    await deliver(mailbox, [
+      junk,
+      mail({ from: 'fine@client.test', to: mailbox.address, subject: 'Readable' }),
+    ]);
+    await runMailboxSyncOnce(testApp.current.container);
+    const { items } = await inbox(accountId);
+    expect(items).toHaveLength(2);
+    const quarantined = items.find((message) => message.quarantine !== null)!;
+    expect(quarantined.quarantine.error).toEqual(expect.any(String));
+    const raw = await fetch(`${testApp.current.baseUrl}/api/messages/${quarantined.id}/raw`, {
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(Buffer.from(await raw.arrayBuffer()).equals(junk)).toBe(true);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(2);
+  });
+
+  it('reads a renumbered folder (UIDVALIDITY changed) again without storing or announcing anything twice', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox, { incoming: { folders: ['INBOX', 'Projects'] } });
+    const raws = [
+      mail({ from: 'pm@client.test', to: mailbox.address, subject: 'Plan' }),
+      mail({ from: 'pm@client.test', to: mailbox.address, subject: 'Budget' }),
+    ];
+    const client = await connectImap(mailbox.user, mailbox.password);
+    try {
+      await client.mailboxCreate('Projects');
+    } finally {
+      await client.logout();
+    }
+    await deliver(mailbox, raws, { folder: 'Projects' });
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(2);
+
+    const again = await connectImap(mailbox.user, mailbox.password);
+    try {
+      await again.mailboxDelete('Projects');
+      await again.mailboxCreate('Projects');
+    } finally {
+      await again.logout();
+    }
+    await deliver(mailbox, [...raws, mail({ from: 'pm@client.test', to: mailbox.address, subject: 'New' })], {
+      folder: 'Projects',
+    });
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject).sort()).toEqual([
+      'Budget',
+      'New',
+      'Plan',
+    ]);
+    expect(await eventsOf(accountId)).toHaveLength(3);
   });
 
   it('keeps only the header block of a message above the size cap, and flags it', async () => {

@@ -388,7 +388,7 @@ describe('openImapReader against Dovecot', () => {
       `From: ${mailbox.address}\r\nTo: b@example.test\r\nSubject: Sent copy\r\n\r\nHi\r\n`,
     );
 
-    await reader.appendSent(raw);
+    await reader.appendSent!(raw);
 
     const sent = await withImap(mailbox, async (client) => {
       await client.mailboxOpen('Sent', { readOnly: true });
@@ -405,7 +405,7 @@ describe('openImapReader against Dovecot', () => {
     expect(error.code).toBe('INCOMING_FOLDER_NOT_FOUND');
     expect(error.message).toContain('Nope');
     // the connection is still usable
-    await reader.appendSent(Buffer.from('Subject: still here\r\n\r\nHi\r\n'));
+    await reader.appendSent!(Buffer.from('Subject: still here\r\n\r\nHi\r\n'));
   });
 
   it('watches INBOX on a connection of its own: onNew on arrival, fetches meanwhile, and stop ends it', async () => {

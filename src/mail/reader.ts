@@ -19,6 +19,13 @@ export interface ReaderConfig {
   ca?: string | Buffer;
   /** The folders to read (IMAP, JMAP); POP3 has one mailbox and ignores it. */
   folders: string[];
+  /**
+   * JMAP: the session URL; when absent, https://host/.well-known/jmap (http:// only with
+   * security `none`). Ignored by IMAP and POP3.
+   */
+  url?: string | null;
+  /** JMAP: how `pass` is sent: HTTP Basic with `user` (the default), or as a bearer token. */
+  authScheme?: 'basic' | 'bearer';
 }
 
 export interface FetchOptions {
@@ -62,10 +69,17 @@ export interface FetchResult {
 
 export interface MailReader {
   fetchNew(cursor: string | null, options: FetchOptions): Promise<FetchResult>;
-  /** Deletes these messages from the server (expunges them, for IMAP). Unknown ids are ignored. */
+  /**
+   * Deletes these messages from the server (expunges them, for IMAP). Unknown ids are ignored.
+   * POP3 commits deletions when the session ends well (QUIT, in `close`); a dropped connection
+   * deletes nothing, so nothing is lost.
+   */
   delete(serverIds: readonly string[]): Promise<void>;
-  /** Files a copy of a sent message in the Sent folder (IMAP's \Sent special-use folder). */
-  appendSent(raw: Buffer): Promise<void>;
+  /**
+   * Files a copy of a sent message in the Sent folder (IMAP's \Sent special-use folder). Absent
+   * where the protocol has no Sent folder (POP3).
+   */
+  appendSent?(raw: Buffer): Promise<void>;
   /**
    * Waits for new mail in INBOX (IMAP IDLE) and calls `onNew` when some arrives, until the returned
    * function is called or the connection fails (then `onError`). Absent when the server cannot.

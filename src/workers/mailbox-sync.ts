@@ -67,6 +67,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
   }
 
   async function fileSentCopies(reader: MailReader, sender: AccountSender): Promise<void> {
+    if (!reader.appendSent) return;
     const pending = await outbox.pendingSentCopies(sender.id, SENT_COPIES_PER_SYNC);
     for (const { message, recipients, attachments } of pending) {
       const raw = await composeOutgoing(message, recipients, attachments, sender, {

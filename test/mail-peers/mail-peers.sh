@@ -7,6 +7,11 @@
 #   mail-peers.sh down                  stop what `up` started, by pid
 #   mail-peers.sh status                which ports answer
 #   mail-peers.sh add-user NAME PASS    a mailbox NAME@example.test, usable at once, no restart
+#   mail-peers.sh add-cyrus-user NAME PASS
+#                                       a Cyrus account NAME@cyrus.test (JMAP, IMAP), created by
+#                                       its first IMAP login, usable at once
+#   mail-peers.sh add-component NAME    start one more component in the running set (a set started
+#                                       before that component existed), and record it in the state
 #
 # Servers (all on 127.0.0.1; every port moves by $MP_PORT_OFFSET, default 0):
 #   Dovecot  IMAP 10143 (STARTTLS), IMAPS 10993, POP3 10110 (STLS), POP3S 10995, LMTP 10024,
@@ -16,6 +21,10 @@
 #   smtp-sink 10026: accepts anything, one file per message in $MP_ROOT/sink/
 #   smtp-sink 10027 ("dead"): refuses every RCPT with 550 5.1.1; the next hop of dead.test
 #   Dante SOCKS5 11080: no auth, CONNECT to 127.0.0.0/8 only
+#   Cyrus    JMAP over HTTP 18080 and HTTPS 18443 (session GET /jmap, API POST /jmap/, HTTP Basic),
+#            IMAP 11143 (plain text, LOGIN/PLAIN), LMTP 11024. Debian's cyrus-imapd package
+#            conflicts with dovecot-imapd, so only cyrus-common and cyrus-caldav (httpd: JMAP) are
+#            installed, and imapd comes from the cyrus-imapd .deb unpacked into $CYRUS_OPT.
 # TLS: $MP_ROOT/tls/cert.pem, self-signed, CN=localhost, SAN DNS:localhost + IP:127.0.0.1; clients
 # use it as their CA. $MP_ROOT/state.json tells the ports and paths to the test helpers.
 #
@@ -24,27 +33,44 @@
 #                      reload), Dovecot refuses unknown users -> an asynchronous DSN to the sender.
 #                      Local parts starting with "nosuchuser" are refused at RCPT (550 5.1.1).
 #   *@dead.test     -> accepted, then refused by the dead sink -> an asynchronous DSN to the sender.
+#   *@cyrus.test    -> Cyrus LMTP (when Cyrus runs); Cyrus refuses unknown users -> a DSN.
 #   anything else   -> accepted only after AUTH, then discarded.
 #
-# Components: MP_COMPONENTS="dovecot postfix sink dante" (the default: all). A component is a set of
-# packages (pkgs_NAME), an up_NAME function and its pid files (pidfiles_NAME); add one by adding
-# those three and its name to ALL_COMPONENTS.
+# Components: MP_COMPONENTS="dovecot postfix cyrus sink dante" (the default: all). A component is a
+# set of packages (pkgs_NAME), an up_NAME function and its pid files (pidfiles_NAME); add one by
+# adding those three and its name to ALL_COMPONENTS.
 set -euo pipefail
 
 MP_ROOT=${MP_ROOT:-/tmp/mailroom-mail-peers}
-ALL_COMPONENTS="dovecot postfix sink dante"
+ALL_COMPONENTS="dovecot postfix cyrus sink dante"
 MP_COMPONENTS=${MP_COMPONENTS:-$ALL_COMPONENTS}
 OFF=${MP_PORT_OFFSET:-0}
 DOMAIN=example.test
 DEAD_DOMAIN=dead.test
+CYRUS_DOMAIN=cyrus.test
+# where the cyrus-imapd .deb is unpacked (imapd; see the header)
+CYRUS_OPT=/opt/mailroom-cyrus
 R=$MP_ROOT
 
-P_IMAP=$((10143 + OFF)) P_IMAPS=$((10993 + OFF)) P_POP3=$((10110 + OFF)) P_POP3S=$((10995 + OFF))
-P_LMTP=$((10024 + OFF)) P_AUTH=$((10012 + OFF))
-P_SMTP=$((10025 + OFF)) P_SUBMISSION=$((10587 + OFF)) P_SUBMISSIONS=$((10465 + OFF))
-P_SINK=$((10026 + OFF)) P_DEAD=$((10027 + OFF)) P_SOCKS=$((11080 + OFF))
+set_ports() {
+  P_IMAP=$((10143 + OFF)) P_IMAPS=$((10993 + OFF)) P_POP3=$((10110 + OFF)) P_POP3S=$((10995 + OFF))
+  P_LMTP=$((10024 + OFF)) P_AUTH=$((10012 + OFF))
+  P_SMTP=$((10025 + OFF)) P_SUBMISSION=$((10587 + OFF)) P_SUBMISSIONS=$((10465 + OFF))
+  P_SINK=$((10026 + OFF)) P_DEAD=$((10027 + OFF)) P_SOCKS=$((11080 + OFF))
+  P_JMAP=$((18080 + OFF)) P_JMAPS=$((18443 + OFF)) P_CYRUS_IMAP=$((11143 + OFF)) P_CYRUS_LMTP=$((11024 + OFF))
+}
+set_ports
+# Commands on a running set take its offset from its state file, whatever MP_PORT_OFFSET says now.
+ports_of_running_set() {
+  local imap
+  imap=$(sed -n 's/^ *"imap": \([0-9]*\),.*/\1/p' "$R/state.json" 2>/dev/null)
+  [ -n "$imap" ] || die "no mail peers under $R (run up first)"
+  OFF=$((imap - 10143))
+  set_ports
+}
 
 want() { [[ " $MP_COMPONENTS " == *" $1 "* ]]; }
+want_in() { [[ " $1 " == *" $2 "* ]]; } # want_in LIST NAME
 log() { echo "[mail-peers $(date +%T.%3N)] $*" >&2; }
 die() { log "$*"; exit 1; }
 
@@ -80,6 +106,8 @@ pkgs_dovecot() { echo dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd; }
 pkgs_postfix() { echo postfix; }
 pkgs_sink() { echo postfix; } # smtp-sink ships with postfix
 pkgs_dante() { echo dante-server; }
+# sasl2-bin: saslpasswd2 for Cyrus's users; curl: the first IMAP login that creates an account
+pkgs_cyrus() { echo cyrus-common cyrus-caldav sasl2-bin curl; }
 # openssl makes the certificate; swaks (+ libnet-ssleay-perl for its TLS) is for checking by hand
 pkgs_common() { echo openssl swaks libnet-ssleay-perl; }
 
@@ -98,8 +126,20 @@ cmd_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
   fi
+  if [ ! -x "$CYRUS_OPT/usr/lib/cyrus/bin/imapd" ]; then
+    # imapd is in cyrus-imapd, which would remove dovecot-imapd: its files are unpacked, not installed
+    local d
+    d=$(mktemp -d)
+    chown _apt "$d" 2>/dev/null || true # apt downloads as _apt where it can
+    # the same version as cyrus-common; a machine whose package lists are gone gets them first
+    (cd "$d" && { apt-get download -qq "cyrus-imapd=$(dpkg-query -W -f='${Version}' cyrus-common)" 2>/dev/null ||
+      { apt-get update -qq && apt-get download -qq "cyrus-imapd=$(dpkg-query -W -f='${Version}' cyrus-common)"; }; } &&
+      dpkg-deb -x cyrus-imapd_*.deb "$CYRUS_OPT") || { rm -rf "$d"; die "could not download and unpack cyrus-imapd"; }
+    rm -rf "$d"
+    log "unpacked cyrus-imapd $(dpkg-query -W -f='${Version}' cyrus-common) into $CYRUS_OPT"
+  fi
   log "installed: dovecot $(dovecot --version | cut -d' ' -f1), postfix $(dpkg-query -W -f='${Version}' postfix)," \
-    "dante $(dpkg-query -W -f='${Version}' dante-server)"
+    "dante $(dpkg-query -W -f='${Version}' dante-server), cyrus $(dpkg-query -W -f='${Version}' cyrus-common)"
 }
 
 # --------------------------------------------------------------------------------------------- up
@@ -259,7 +299,7 @@ alias_database =
 smtpd_banner = \$myhostname ESMTP Postfix (test)
 message_size_limit = 52428800
 smtputf8_enable = no
-virtual_mailbox_domains = $DOMAIN
+virtual_mailbox_domains = $DOMAIN$(want cyrus && echo ", $CYRUS_DOMAIN")
 virtual_mailbox_maps = regexp:$P/etc/vmailbox.regexp
 virtual_transport = lmtp:inet:127.0.0.1:$P_LMTP
 relay_domains = $DEAD_DOMAIN
@@ -333,8 +373,10 @@ EOF
 if /@${DOMAIN//./\\.}\$/
 !/^nosuchuser/ OK
 endif
+/@${CYRUS_DOMAIN//./\\.}\$/ OK
 EOF
   echo "$DEAD_DOMAIN smtp:[127.0.0.1]:$P_DEAD" >"$P/etc/transport"
+  want cyrus && echo "$CYRUS_DOMAIN lmtp:inet:127.0.0.1:$P_CYRUS_LMTP" >>"$P/etc/transport"
   # Postfix re-reads a config file modified within the last second, after a sleep(1), until it is
   # a second old: dated back, the files just written cost no ~2 s at each Postfix start.
   touch -d '1 minute ago' "$P"/etc/*
@@ -345,6 +387,79 @@ EOF
   log "postfix up (pid $(tr -d ' ' <"$P/spool/pid/master.pid"))"
 }
 pidfiles_postfix() { echo "$R/postfix/spool/pid/master.pid"; }
+
+up_cyrus() {
+  local C=$R/cyrus B=/usr/lib/cyrus/bin
+  [ -x "$CYRUS_OPT/usr/lib/cyrus/bin/imapd" ] || die "no $CYRUS_OPT/usr/lib/cyrus/bin/imapd: run install first"
+  mkdir -p "$C"/{conf/db,conf/socket,spool,run/proc,run/lock,run/socket,tls}
+  # Cyrus runs as cyrus:mail and reads its key itself: a copy of its own
+  cp "$R/tls/key.pem" "$R/tls/cert.pem" "$C/tls/"
+  # No search engine: Email/query by mailbox and date needs none (text filters would need Xapian
+  # and a squatter daemon). No sync_log either: nothing replicates or indexes.
+  cat >"$C/imapd.conf" <<EOF
+configdirectory: $C/conf
+partition-default: $C/spool
+defaultpartition: default
+proc_path: $C/run/proc
+mboxname_lockpath: $C/run/lock
+lmtpsocket: $C/run/socket/lmtp
+idlesocket: $C/run/socket/idle
+notifysocket: $C/run/socket/notify
+servername: localhost
+admins: cyrus
+altnamespace: yes
+unixhierarchysep: yes
+virtdomains: no
+lmtp_downcase_rcpt: yes
+allowplaintext: yes
+autocreate_quota: 0
+autocreate_post: no
+autocreate_inbox_folders: Drafts|Sent|Trash|Junk|Archive
+autocreate_subscribe_folders: Drafts|Sent|Trash|Junk|Archive
+xlist-drafts: Drafts
+xlist-sent: Sent
+xlist-trash: Trash
+xlist-junk: Junk
+xlist-archive: Archive
+sasl_pwcheck_method: auxprop
+sasl_auxprop_plugin: sasldb
+sasl_sasldb_path: $C/conf/sasldb2
+sasl_mech_list: PLAIN LOGIN
+tls_server_cert: $C/tls/cert.pem
+tls_server_key: $C/tls/key.pem
+httpmodules: jmap
+httpallowcompress: no
+conversations: yes
+conversations_db: twoskip
+smtp_backend: host
+smtp_host: 127.0.0.1:$P_SMTP
+syslog_prefix: mailroom-cyrus
+EOF
+  cat >"$C/cyrus.conf" <<EOF
+START {
+  recover cmd="ctl_cyrusdb -r -C $C/imapd.conf"
+}
+SERVICES {
+  imap cmd="$CYRUS_OPT/usr/lib/cyrus/bin/imapd -C $C/imapd.conf" listen="127.0.0.1:$P_CYRUS_IMAP" prefork=1
+  http cmd="httpd -C $C/imapd.conf" listen="127.0.0.1:$P_JMAP" prefork=1
+  https cmd="httpd -s -C $C/imapd.conf" listen="127.0.0.1:$P_JMAPS" prefork=0
+  lmtp cmd="lmtpd -a -C $C/imapd.conf" listen="127.0.0.1:$P_CYRUS_LMTP" prefork=0
+}
+EVENTS {
+  checkpoint cmd="ctl_cyrusdb -c -C $C/imapd.conf" period=30
+}
+EOF
+  # the admin; test users come from add-cyrus-user
+  printf '%s' "cyrus-admin-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')" |
+    saslpasswd2 -p -c -f "$C/conf/sasldb2" -u localhost cyrus
+  chown -R cyrus:mail "$C"
+  chmod 600 "$C/tls/key.pem"
+  "$B/master" -C "$C/imapd.conf" -M "$C/cyrus.conf" -p "$C/run/master.pid" -d </dev/null >"$C/start.log" 2>&1 ||
+    { cat "$C/start.log" >&2; return 1; }
+  wait_banner "$P_CYRUS_IMAP" '^\* OK' && wait_banner "$P_CYRUS_LMTP" '^220' && wait_port "$P_JMAP" && wait_port "$P_JMAPS"
+  log "cyrus up (pid $(cat "$C/run/master.pid"))"
+}
+pidfiles_cyrus() { echo "$R/cyrus/run/master.pid"; }
 
 # start_sink PORT NAME [smtp-sink options...]: one smtp-sink in the background, its pid in NAME.pid
 start_sink() {
@@ -390,6 +505,7 @@ EOF
 }
 pidfiles_dante() { echo "$R/danted.pid"; }
 
+# write_state COMPONENTS: the state file, for the components that run
 write_state() {
   cat >"$R/state.json.tmp" <<EOF
 {
@@ -397,13 +513,15 @@ write_state() {
   "host": "127.0.0.1",
   "domain": "$DOMAIN",
   "deadDomain": "$DEAD_DOMAIN",
+  "cyrusDomain": "$CYRUS_DOMAIN",
   "caPath": "$R/tls/cert.pem",
   "sinkDir": "$R/sink",
-  "components": "$MP_COMPONENTS",
+  "components": "$1",
   "ports": {
     "imap": $P_IMAP, "imaps": $P_IMAPS, "pop3": $P_POP3, "pop3s": $P_POP3S, "lmtp": $P_LMTP, "auth": $P_AUTH,
     "smtp": $P_SMTP, "submission": $P_SUBMISSION, "submissions": $P_SUBMISSIONS,
-    "sink": $P_SINK, "deadSink": $P_DEAD, "socks": $P_SOCKS
+    "sink": $P_SINK, "deadSink": $P_DEAD, "socks": $P_SOCKS$(want_in "$1" cyrus && echo ",
+    \"jmap\": $P_JMAP, \"jmaps\": $P_JMAPS, \"cyrusImap\": $P_CYRUS_IMAP, \"cyrusLmtp\": $P_CYRUS_LMTP")
   }
 }
 EOF
@@ -422,7 +540,7 @@ cmd_up() {
     want "$c" || continue
     "up_$c" || { log "$c did not start; logs are in $R"; cmd_down >/dev/null 2>&1 || true; exit 1; }
   done
-  write_state
+  write_state "$MP_COMPONENTS"
   log "up in $((($(date +%s%N) - started) / 1000000)) ms; CA: $R/tls/cert.pem; state: $R/state.json"
   echo ready
 }
@@ -443,6 +561,55 @@ cmd_add_user() {
   chmod 640 "$f.tmp"
   mv "$f.tmp" "$f"
   echo "$name@$DOMAIN"
+}
+
+# cyrus_login NAME PASS: an IMAP LOGIN, which creates the account and its folders the first time
+cyrus_login() {
+  local netrc
+  netrc=$(mktemp)
+  # the password through a netrc file, not the command line that `ps` shows
+  printf 'machine 127.0.0.1 login %s password %s\n' "$1" "$2" >"$netrc"
+  curl -sS --max-time 10 --netrc-file "$netrc" -o /dev/null "imap://127.0.0.1:$P_CYRUS_IMAP/"
+  local st=$?
+  rm -f "$netrc"
+  return $st
+}
+
+cmd_add_cyrus_user() {
+  local name=${1:-} pass=${2:-}
+  [[ $name =~ ^[a-z0-9][a-z0-9_-]{0,63}$ ]] || die "add-cyrus-user: NAME must be lower-case [a-z0-9_-], got '$name'"
+  [[ -n $pass && $pass =~ ^[[:graph:]]+$ && $pass != *[\"\\]* ]] ||
+    die "add-cyrus-user: PASSWORD must be printable ASCII, without spaces, quotes or backslashes"
+  local C=$R/cyrus
+  [ -f "$C/conf/sasldb2" ] || die "add-cyrus-user: no Cyrus under $R (run up, or add-component cyrus)"
+  ports_of_running_set
+  # the sasldb is one file: one writer at a time
+  (
+    flock 9
+    if sasldblistusers2 -f "$C/conf/sasldb2" 2>/dev/null | grep -q "^$name@"; then
+      echo "exists" >&2
+      exit 3
+    fi
+    printf '%s' "$pass" | saslpasswd2 -p -c -f "$C/conf/sasldb2" -u localhost "$name"
+  ) 9>"$C/sasldb.lock" || { [ $? = 3 ] && die "add-cyrus-user: $name exists"; die "add-cyrus-user: saslpasswd2 failed"; }
+  cyrus_login "$name" "$pass" || die "add-cyrus-user: the first IMAP login of $name failed"
+  echo "$name@$CYRUS_DOMAIN"
+}
+
+# ---------------------------------------------------------------------------------- add-component
+
+cmd_add_component() {
+  local name=${1:-} running
+  [[ " $ALL_COMPONENTS " == *" $name "* ]] || die "add-component: no component '$name' (have: $ALL_COMPONENTS)"
+  ports_of_running_set
+  running=$(sed -n 's/^  "components": "\(.*\)",$/\1/p' "$R/state.json")
+  if want_in "$running" "$name"; then
+    log "$name runs already"
+    return 0
+  fi
+  "up_$name" || { log "$name did not start; logs are in $R"; exit 1; }
+  write_state "$running $name"
+  echo ready
 }
 
 # ------------------------------------------------------------------------------------------ down
@@ -490,11 +657,12 @@ cmd_down() {
 
 cmd_status() {
   local name port st=0
-  for name in imap imaps pop3 pop3s lmtp auth smtp submission submissions sink dead socks; do
+  for name in imap imaps pop3 pop3s lmtp auth smtp submission submissions sink dead socks jmap jmaps cyrus-imap cyrus-lmtp; do
     case $name in
     imap) port=$P_IMAP ;; imaps) port=$P_IMAPS ;; pop3) port=$P_POP3 ;; pop3s) port=$P_POP3S ;;
     lmtp) port=$P_LMTP ;; auth) port=$P_AUTH ;; smtp) port=$P_SMTP ;; submission) port=$P_SUBMISSION ;;
     submissions) port=$P_SUBMISSIONS ;; sink) port=$P_SINK ;; dead) port=$P_DEAD ;; socks) port=$P_SOCKS ;;
+    jmap) port=$P_JMAP ;; jmaps) port=$P_JMAPS ;; cyrus-imap) port=$P_CYRUS_IMAP ;; cyrus-lmtp) port=$P_CYRUS_LMTP ;;
     esac
     if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
       exec 3<&- 3>&-
@@ -513,8 +681,10 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 add-user) cmd_add_user "${2:-}" "${3:-}" ;;
+add-cyrus-user) cmd_add_cyrus_user "${2:-}" "${3:-}" ;;
+add-component) cmd_add_component "${2:-}" ;;
 *)
-  echo "usage: $0 install | up | down | status | add-user NAME PASSWORD" >&2
+  echo "usage: $0 install | up | down | status | add-user NAME PASSWORD | add-cyrus-user NAME PASSWORD | add-component NAME" >&2
   exit 2
   ;;
 esac

@@ -1,6 +1,6 @@
 /**
- * Real mail servers for tests: Dovecot, Postfix, smtp-sink and a Dante SOCKS5 proxy on 127.0.0.1,
- * run by test/mail-peers/mail-peers.sh (its header says what runs where and why).
+ * Real mail servers for tests: Dovecot, Postfix, Cyrus (JMAP), smtp-sink and a Dante SOCKS5 proxy
+ * on 127.0.0.1, run by test/mail-peers/mail-peers.sh (its header says what runs where and why).
  *
  * One set serves every test process on the machine. Each user of it (the vitest main process
  * through the globalSetup in mail-peers-setup.ts, or a test file through `useMailPeers()`) holds a
@@ -39,6 +39,14 @@ export interface MailPeerPorts {
   deadSink: number;
   /** Dante SOCKS5, no auth, CONNECT to 127.0.0.0/8 only */
   socks: number;
+  /** Cyrus JMAP over plain HTTP (session `GET /jmap`, API `POST /jmap/`, HTTP Basic); 0 without Cyrus */
+  jmap: number;
+  /** Cyrus JMAP over HTTPS (the same certificate as the others); 0 without Cyrus */
+  jmaps: number;
+  /** Cyrus IMAP, plain text (LOGIN, AUTH PLAIN); 0 without Cyrus */
+  cyrusImap: number;
+  /** Cyrus LMTP (Postfix delivers `*@cyrus.test` into it); 0 without Cyrus */
+  cyrusLmtp: number;
 }
 
 export interface MailPeers {
@@ -52,6 +60,10 @@ export interface MailPeers {
   domain: 'example.test';
   /** Postfix accepts mail for this domain, its next hop refuses it: a real DSN comes back later */
   deadDomain: 'dead.test';
+  /** Cyrus's mailboxes: Postfix delivers `*@cyrus.test` into Cyrus */
+  cyrusDomain: 'cyrus.test';
+  /** The components that run ("dovecot", "postfix", "cyrus", "sink", "dante") */
+  components: string[];
   /** Where smtp-sink keeps the messages it received */
   sinkDir: string;
   /** All the state: configs, logs (dovecot/dovecot.log, postfix/postfix.log), mail */
@@ -63,6 +75,13 @@ export interface Mailbox {
   user: string;
   address: string;
   password: string;
+}
+
+export interface JmapMailbox extends Mailbox {
+  /** The JMAP session resource over plain HTTP; Cyrus answers with a relative apiUrl */
+  sessionUrl: string;
+  /** The same over HTTPS, as https://localhost:…/jmap (the test CA's name) */
+  secureSessionUrl: string;
 }
 
 export interface InboxMessage {
@@ -95,9 +114,13 @@ interface StateFile {
   host: '127.0.0.1';
   domain: 'example.test';
   deadDomain: 'dead.test';
+  /** absent in a set started before Cyrus was one of its components */
+  cyrusDomain?: 'cyrus.test';
   caPath: string;
   sinkDir: string;
-  ports: MailPeerPorts & { auth: number };
+  components?: string;
+  ports: Omit<MailPeerPorts, 'jmap' | 'jmaps' | 'cyrusImap' | 'cyrusLmtp'> &
+    Partial<MailPeerPorts> & { auth: number };
 }
 
 let cached: { mtimeMs: number; peers: MailPeers } | undefined;
@@ -129,11 +152,17 @@ export function readMailPeers(): MailPeers {
       sink: state.ports.sink,
       deadSink: state.ports.deadSink,
       socks: state.ports.socks,
+      jmap: state.ports.jmap ?? 0,
+      jmaps: state.ports.jmaps ?? 0,
+      cyrusImap: state.ports.cyrusImap ?? 0,
+      cyrusLmtp: state.ports.cyrusLmtp ?? 0,
     },
     caPath: state.caPath,
     ca: fs.readFileSync(state.caPath, 'utf8'),
     domain: state.domain,
     deadDomain: state.deadDomain,
+    cyrusDomain: state.cyrusDomain ?? 'cyrus.test',
+    components: (state.components ?? 'dovecot postfix sink dante').split(/\s+/).filter(Boolean),
     sinkDir: state.sinkDir,
     root: state.root,
   };
@@ -152,6 +181,8 @@ export const mailPeers: MailPeers = Object.defineProperties({} as MailPeers, {
   ca: { get: () => readMailPeers().ca, enumerable: true },
   domain: { get: () => readMailPeers().domain, enumerable: true },
   deadDomain: { get: () => readMailPeers().deadDomain, enumerable: true },
+  cyrusDomain: { get: () => readMailPeers().cyrusDomain, enumerable: true },
+  components: { get: () => readMailPeers().components, enumerable: true },
   sinkDir: { get: () => readMailPeers().sinkDir, enumerable: true },
   root: { get: () => readMailPeers().root, enumerable: true },
 });
@@ -244,7 +275,12 @@ function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
 async function healthy(): Promise<boolean> {
   try {
     const { ports } = readMailPeers();
-    const open = await Promise.all(Object.values(ports).map((port) => portOpen(port)));
+    // 0: a component this set does not run
+    const open = await Promise.all(
+      Object.values(ports)
+        .filter((port) => port > 0)
+        .map((port) => portOpen(port)),
+    );
     return open.every(Boolean);
   } catch {
     return false;
@@ -253,6 +289,10 @@ async function healthy(): Promise<boolean> {
 
 let myLease: string | undefined;
 
+/** Whether MP_COMPONENTS (the script's choice of servers; all when unset) includes this one. */
+const wanted = (component: string): boolean =>
+  !process.env.MP_COMPONENTS || process.env.MP_COMPONENTS.split(/\s+/).includes(component);
+
 /**
  * Makes sure the set is running, installing and starting it when no live process holds it, and
  * takes a lease on it for this process (once; later calls only return the addresses).
@@ -260,9 +300,17 @@ let myLease: string | undefined;
 export async function ensureMailPeers(): Promise<MailPeers> {
   if (myLease && fs.existsSync(path.join(leaseDir, myLease))) return readMailPeers();
   await withLock(async () => {
-    if (liveLeases().length === 0 || !(await healthy())) {
+    const install = async () => {
       if (process.env.MAILROOM_MAIL_PEERS_INSTALL !== '0') await runScript(['install'], 600_000);
+    };
+    if (liveLeases().length === 0 || !(await healthy())) {
+      await install();
       await runScript(['up'], 60_000);
+      cached = undefined;
+    } else if (wanted('cyrus') && !readMailPeers().components.includes('cyrus')) {
+      // a set started before Cyrus was part of it, still used by another run: Cyrus joins it
+      await install();
+      await runScript(['add-component', 'cyrus'], 60_000);
       cached = undefined;
     }
     myLease = `${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -297,6 +345,113 @@ export async function createMailbox(password = randomBytes(12).toString('base64u
   const user = `t${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
   const address = (await runScript(['add-user', user, password], 10_000)).trim();
   return { user, address, password };
+}
+
+/**
+ * A new Cyrus account, unique to this call, with its folders (Inbox, Drafts, Sent, Trash, Junk,
+ * Archive) made by a first IMAP login, so that JMAP knows it at once.
+ */
+export async function createJmapMailbox(
+  password = randomBytes(12).toString('base64url'),
+): Promise<JmapMailbox> {
+  const peers = readMailPeers();
+  if (!peers.components.includes('cyrus')) {
+    throw new Error(`The mail peers under ${peers.root} run no Cyrus (MP_COMPONENTS leaves it out)`);
+  }
+  const user = `j${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+  const address = (await runScript(['add-cyrus-user', user, password], 15_000)).trim();
+  return {
+    user,
+    address,
+    password,
+    sessionUrl: `http://${peers.host}:${peers.ports.jmap}/jmap`,
+    secureSessionUrl: `https://localhost:${peers.ports.jmaps}/jmap`,
+  };
+}
+
+/** A JMAP method call: [name, arguments, call id]. */
+export type JmapInvocation = [string, Record<string, unknown>, string];
+
+/**
+ * One JMAP request as this Cyrus user, over plain HTTP (the test's own view of the account, not
+ * the code under test): the method responses, or an error for anything but 200.
+ */
+export async function jmapRequest(box: Mailbox, methodCalls: JmapInvocation[]): Promise<JmapInvocation[]> {
+  const { host, ports } = readMailPeers();
+  const response = await fetch(`http://${host}:${ports.jmap}/jmap/`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(box), 'content-type': 'application/json' },
+    body: JSON.stringify({
+      using: ['urn:ietf:params:jmap:core', 'urn:ietf:params:jmap:mail'],
+      methodCalls,
+    }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!response.ok)
+    throw new Error(`JMAP ${response.status} ${response.statusText}: ${await response.text()}`);
+  return ((await response.json()) as { methodResponses: JmapInvocation[] }).methodResponses;
+}
+
+/** JMAP's UTCDate: no fractional seconds when they are zero (RFC 8620 1.4), and here never any. */
+const utcDate = (date: Date): string => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+const basicAuth = (box: Mailbox): string =>
+  `Basic ${Buffer.from(`${box.user}:${box.password}`).toString('base64')}`;
+
+/** The account's mailboxes: id, name and role (Cyrus names its inbox "Inbox", role "inbox"). */
+export async function jmapMailboxes(
+  box: Mailbox,
+): Promise<{ id: string; name: string; role: string | null }[]> {
+  const [[, result]] = (await jmapRequest(box, [
+    ['Mailbox/get', { accountId: box.user, properties: ['name', 'role'] }, 'm'],
+  ])) as [JmapInvocation];
+  return result.list as { id: string; name: string; role: string | null }[];
+}
+
+/**
+ * Puts a message into a Cyrus mailbox the way JMAP does (upload, then Email/import): into the
+ * mailbox with this role or name (the inbox by default), received at `receivedAt` when given.
+ * Returns the new Email id.
+ */
+export async function importJmapEmail(
+  box: Mailbox,
+  raw: string | Buffer,
+  options: { mailbox?: string; receivedAt?: Date; keywords?: string[] } = {},
+): Promise<string> {
+  const { host, ports } = readMailPeers();
+  const upload = await fetch(`http://${host}:${ports.jmap}/jmap/upload/${box.user}/`, {
+    method: 'POST',
+    headers: { authorization: basicAuth(box), 'content-type': 'message/rfc822' },
+    body: typeof raw === 'string' ? raw : new Uint8Array(raw),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!upload.ok) throw new Error(`JMAP upload: ${upload.status} ${await upload.text()}`);
+  const { blobId } = (await upload.json()) as { blobId: string };
+  const wanted = options.mailbox ?? 'inbox';
+  const mailbox = (await jmapMailboxes(box)).find((m) => m.role === wanted || m.name === wanted);
+  if (!mailbox) throw new Error(`No mailbox ${wanted} for ${box.user}`);
+  const [[name, result]] = (await jmapRequest(box, [
+    [
+      'Email/import',
+      {
+        accountId: box.user,
+        emails: {
+          e: {
+            blobId,
+            mailboxIds: { [mailbox.id]: true },
+            keywords: Object.fromEntries((options.keywords ?? []).map((k) => [k, true])),
+            ...(options.receivedAt ? { receivedAt: utcDate(options.receivedAt) } : {}),
+          },
+        },
+      },
+      'i',
+    ],
+  ])) as [JmapInvocation];
+  const created = (result.created as Record<string, { id: string }> | undefined)?.e;
+  if (name !== 'Email/import' || !created) {
+    throw new Error(`JMAP Email/import failed: ${JSON.stringify([name, result])}`);
+  }
+  return created.id;
 }
 
 /**

@@ -184,6 +184,8 @@ export interface MessagesTable {
   incoming_attachments: string | null;
   /** Outgoing from an account that reads IMAP: `pending` until a copy is filed in Sent, then `filed`. */
   sent_copy: 'pending' | 'filed' | 'failed' | null;
+  /** Incoming mail deleted here from every account that had it: only the de-duplication key is kept. */
+  deleted_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -200,7 +202,12 @@ export interface MessagePlacementsTable {
   is_private: number;
   /** The contact whose address is in From, unless private. */
   contact_id: string | null;
+  /** When Mailroom first saw it here: `removeAfterDays` counts from this. */
   created_at: Timestamp;
+  /** Deleted here: hidden, kept as a tombstone so a re-read of the server does not bring it back. */
+  deleted_at: Timestamp | null;
+  /** Removed from the server, as the account's delivery options said. */
+  server_removed_at: Timestamp | null;
 }
 
 export interface RawMessagesTable {

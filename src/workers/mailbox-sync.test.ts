@@ -375,6 +375,81 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     expect(await eventsOf(accountId)).toHaveLength(3);
   });
 
+  async function countOnServer(mailbox: Mailbox, folder = 'INBOX'): Promise<number> {
+    const client = await connectImap(mailbox.user, mailbox.password);
+    try {
+      return (await client.status(folder, { messages: true })).messages ?? 0;
+    } finally {
+      await client.logout();
+    }
+  }
+
+  it('deletes received mail only from the account where it was deleted, and from the server where that account says so', async () => {
+    const personalBox = await createMailbox();
+    const teamBox = await createMailbox();
+    const personal = await addAccount(personalBox, { incoming: { removeWhenDeleted: true } });
+    const team = await addAccount(teamBox, { scope: 'team' });
+    const shared = mail({
+      from: 'gina@client.test',
+      to: `${personalBox.address}, ${teamBox.address}`,
+      subject: 'Both',
+    });
+    await deliver(personalBox, [shared]);
+    await deliver(teamBox, [shared]);
+    await runMailboxSyncOnce(testApp.current.container);
+    const [message] = (await inbox(personal)).items;
+
+    expect((await api('DELETE', `/api/messages/${message!.id}?accountId=${personal}`)).status).toBe(204);
+    expect((await inbox(personal)).total).toBe(0);
+    expect((await inbox(team)).items.map((item) => item.id)).toEqual([message!.id]);
+    expect((await api('GET', `/api/messages/${message!.id}`)).body.placements).toEqual([
+      expect.objectContaining({ accountId: team }),
+    ]);
+    expect(await countOnServer(personalBox)).toBe(1);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(personalBox)).toBe(0);
+    expect(await countOnServer(teamBox)).toBe(1);
+    // The team account keeps mail deleted here on its server (removeWhenDeleted is off).
+    expect((await api('DELETE', `/api/messages/${message!.id}`)).status).toBe(204);
+    expect((await api('GET', `/api/messages/${message!.id}`)).status).toBe(404);
+    expect((await api('GET', `/api/messages/${message!.id}/raw`)).status).toBe(404);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(teamBox)).toBe(1);
+    expect((await inbox(team)).total).toBe(0);
+    expect(await eventsOf(team)).toHaveLength(1);
+  });
+
+  it('removes stored mail from the server after removeAfterDays, counted from when it was first seen', async () => {
+    const agingBox = await createMailbox();
+    const aging = await addAccount(agingBox, { incoming: { removeAfterDays: 2 } });
+    await deliver(agingBox, [mail({ from: 'i@client.test', to: agingBox.address, subject: 'Keep a while' })]);
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(agingBox)).toBe(1);
+
+    testApp.current.clock.advance(86_400_000);
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(agingBox)).toBe(1);
+    testApp.current.clock.advance(86_400_000 + 1000);
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(agingBox)).toBe(0);
+    expect((await inbox(aging)).items.map((item) => item.subject)).toEqual(['Keep a while']);
+  });
+
+  it('deletes a sent message here, but not one being sent', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    const queued = await api('POST', '/api/messages', {
+      accountId,
+      to: ['j@client.test'],
+      subject: 'Bye',
+      text: 'x',
+    });
+    expect((await api('DELETE', `/api/messages/${queued.body.id}`)).status).toBe(204);
+    expect((await api('GET', `/api/messages/${queued.body.id}`)).status).toBe(404);
+  });
+
   it('keeps only the header block of a message above the size cap, and flags it', async () => {
     const mailbox = await createMailbox();
     const accountId = await addAccount(mailbox);

@@ -193,10 +193,21 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     try {
       reader = await open(config);
       const imported = await importNew(reader, sender, claim, signal);
-      if (protocol === 'imap') await fileSentCopies(reader, sender);
+      await fileSentCopies(reader, sender);
+      const removals = await incoming.serverRemovals(sender.id, sender.settings.incoming);
+      if (removals.length > 0) await reader.delete(removals.map((removal) => removal.serverId));
+      // POP3 commits its deletions when the session ends well: only then are they done.
+      const closing = reader;
+      const canWatch = closing.watch !== undefined;
+      reader = null;
+      await closing.close();
+      if (removals.length > 0) {
+        await incoming.markRemovedFromServer(removals.map((removal) => removal.placementId));
+        log.info({ removed: removals.length }, 'removed from the server as the delivery options say');
+      }
       await mailboxes.finish(claim.accountId, owner, nextSyncInMs(sender));
       if (imported > 0) log.info({ imported }, 'mailbox synced');
-      if (deps.idle && protocol === 'imap' && !signal.aborted) {
+      if (deps.idle && canWatch && !signal.aborted) {
         await startWatching(open, config, sender.id).catch((error: unknown) => {
           log.debug({ err: error }, 'IDLE could not start; polling only');
         });

@@ -5,6 +5,7 @@ import * as accounts from './002-accounts.ts';
 import * as messages from './003-messages.ts';
 import * as outboxDue from './004-outbox-due.ts';
 import * as incoming from './005-incoming.ts';
+import * as deleting from './006-deleting.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -23,6 +24,7 @@ const migrations: Record<string, DialectMigration> = {
   '003-messages': messages,
   '004-outbox-due': outboxDue,
   '005-incoming': incoming,
+  '006-deleting': deleting,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,4 +1,4 @@
-import type { DbOrTx, NewRow } from '../../db/database.ts';
+import type { DbOrTx, NewRow, Timestamp } from '../../db/database.ts';
 
 const CHUNK = 200;
 
@@ -95,4 +95,42 @@ export async function insertIncomingRows(
       .execute();
   }
   for (const part of chunks(placements)) await db.insertInto('message_placements').values(part).execute();
+}
+
+/**
+ * The server copies of an account's stored messages that its delivery options say to remove:
+ * deleted here (with removeWhenDeleted), every one (leaveOnServer off), or first seen before
+ * `seenBefore` (removeAfterDays). Only stored messages have placements: nothing is removed from the
+ * server before it is stored here.
+ */
+export function findServerRemovals(
+  db: DbOrTx,
+  accountId: string,
+  rule: { all: boolean; deletedHere: boolean; seenBefore: Timestamp | null },
+) {
+  return db
+    .selectFrom('message_placements')
+    .select(['id', 'server_id'])
+    .where('account_id', '=', accountId)
+    .where('server_removed_at', 'is', null)
+    .where((eb) => {
+      if (rule.all) return eb.lit(true);
+      const reasons = [];
+      if (rule.deletedHere) reasons.push(eb('deleted_at', 'is not', null));
+      if (rule.seenBefore) reasons.push(eb('created_at', '<=', rule.seenBefore));
+      return reasons.length > 0 ? eb.or(reasons) : eb.lit(false);
+    })
+    .orderBy('created_at')
+    .limit(1000)
+    .execute();
+}
+
+export async function markServerRemoved(db: DbOrTx, placementIds: readonly string[], now: Timestamp) {
+  for (const part of chunks(placementIds)) {
+    await db
+      .updateTable('message_placements')
+      .set({ server_removed_at: now })
+      .where('id', 'in', part)
+      .execute();
+  }
 }

@@ -138,6 +138,27 @@ export function createIncomingService(deps: {
     async raw(tx: DbOrTx, key: string): Promise<Buffer | null> {
       return rawStore.get(tx, key);
     },
+
+    /** What the account's delivery options say to remove from the server now. */
+    async serverRemovals(
+      accountId: string,
+      options: { leaveOnServer: boolean; removeAfterDays: number | null; removeWhenDeleted: boolean },
+    ): Promise<{ placementId: string; serverId: string }[]> {
+      const rows = await repo.findServerRemovals(db, accountId, {
+        all: !options.leaveOnServer,
+        deletedHere: options.removeWhenDeleted,
+        seenBefore:
+          options.removeAfterDays === null
+            ? null
+            : new Date(now().getTime() - options.removeAfterDays * 86_400_000).toISOString(),
+      });
+      return rows.map((row) => ({ placementId: row.id, serverId: row.server_id }));
+    },
+
+    /** Called once the server has confirmed the removals (for POP3: after a clean QUIT). */
+    async markRemovedFromServer(placementIds: readonly string[]): Promise<void> {
+      await repo.markServerRemoved(db, placementIds, now().toISOString());
+    },
   };
 
   async function storeOnce(

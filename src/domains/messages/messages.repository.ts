@@ -72,12 +72,22 @@ export function findAttachmentSummaries(db: DbOrTx, messageIds: readonly string[
     .execute();
 }
 
+/** The placements of a message not deleted here. */
+function livePlacements(eb: ExpressionBuilder<Database, 'messages'>) {
+  return eb
+    .selectFrom('message_placements')
+    .select('message_placements.id')
+    .whereRef('message_placements.message_id', '=', 'messages.id')
+    .where('message_placements.deleted_at', 'is', null);
+}
+
 export function findPlacementRows(db: DbOrTx, messageIds: readonly string[]) {
   if (messageIds.length === 0) return Promise.resolve([]);
   return db
     .selectFrom('message_placements')
     .selectAll()
     .where('message_id', 'in', messageIds)
+    .where('deleted_at', 'is', null)
     .orderBy('message_id')
     .orderBy('created_at')
     .execute();
@@ -102,15 +112,9 @@ export function visibleTo(orgId: string, userId: string, isAdmin: boolean) {
       inOrg,
       eb.or([
         eb('messages.created_by', '=', userId),
-        eb('messages.account_id', 'in', usableAccounts),
-        // Incoming mail stored once is seen through every account that received it.
-        eb.exists(
-          eb
-            .selectFrom('message_placements')
-            .select('message_placements.id')
-            .whereRef('message_placements.message_id', '=', 'messages.id')
-            .where('message_placements.account_id', 'in', usableAccounts),
-        ),
+        eb.and([eb('messages.direction', '=', 'out'), eb('messages.account_id', 'in', usableAccounts)]),
+        // Incoming mail stored once is seen through every account that received it and kept it.
+        eb.exists(livePlacements(eb).where('message_placements.account_id', 'in', usableAccounts)),
       ]),
     ]);
   };
@@ -126,21 +130,15 @@ export interface MessageFilter {
 }
 
 export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window: PageWindow) {
-  let query = db.selectFrom('messages').where(filter.visible);
+  let query = db.selectFrom('messages').where(filter.visible).where('messages.deleted_at', 'is', null);
   if (filter.direction) query = query.where('messages.direction', '=', filter.direction);
   if (filter.status) query = query.where('messages.status', '=', filter.status);
   if (filter.accountId) {
     const accountId = filter.accountId;
     query = query.where((eb) =>
       eb.or([
-        eb('messages.account_id', '=', accountId),
-        eb.exists(
-          eb
-            .selectFrom('message_placements')
-            .select('message_placements.id')
-            .whereRef('message_placements.message_id', '=', 'messages.id')
-            .where('message_placements.account_id', '=', accountId),
-        ),
+        eb.and([eb('messages.direction', '=', 'out'), eb('messages.account_id', '=', accountId)]),
+        eb.exists(livePlacements(eb).where('message_placements.account_id', '=', accountId)),
       ]),
     );
   }
@@ -160,13 +158,7 @@ export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window:
           ),
         ]),
         // Received mail: filed on the contact through a placement that is not private.
-        eb.exists(
-          eb
-            .selectFrom('message_placements')
-            .select('message_placements.id')
-            .whereRef('message_placements.message_id', '=', 'messages.id')
-            .where('message_placements.contact_id', '=', contactId),
-        ),
+        eb.exists(livePlacements(eb).where('message_placements.contact_id', '=', contactId)),
       ]),
     );
   }
@@ -213,4 +205,26 @@ export async function updateAccountMessagesFrom(
     .where('status', '=', from)
     .executeTakeFirst();
   return Number(result.numUpdatedRows);
+}
+
+export async function deleteMessageRow(db: DbOrTx, id: string): Promise<void> {
+  await db.deleteFrom('messages').where('id', '=', id).execute();
+}
+
+export async function updateMessageRow(
+  db: DbOrTx,
+  id: string,
+  changes: RowUpdate<'messages'>,
+): Promise<void> {
+  await db.updateTable('messages').set(changes).where('id', '=', id).execute();
+}
+
+export async function markPlacementsDeleted(db: DbOrTx, ids: readonly string[], now: string): Promise<void> {
+  await db.updateTable('message_placements').set({ deleted_at: now }).where('id', 'in', ids).execute();
+}
+
+/** Whether any stored message, in any organisation, still names this raw message. */
+export async function isRawKeyUsed(db: DbOrTx, key: string): Promise<boolean> {
+  const row = await db.selectFrom('messages').select('id').where('raw_key', '=', key).executeTakeFirst();
+  return row !== undefined;
 }

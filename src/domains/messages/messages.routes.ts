@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
 import { actorOf } from '../../http/auth.ts';
-import { ErrorBody, IdParams, PageOf, StrictObject } from '../../schemas.ts';
+import { ErrorBody, Id, IdParams, PageOf, StrictObject } from '../../schemas.ts';
 import {
   BatchBody,
   CountSchema,
@@ -102,6 +102,24 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     async (request, reply) => {
       const raw = await messages.raw(actorOf(request), request.params.id);
       return reply.type('message/rfc822').send(raw);
+    },
+  );
+
+  app.delete(
+    '/api/messages/:id',
+    {
+      schema: {
+        summary:
+          'Delete a message here: received mail from your accounts (or only accountId), and from the server where the account says so',
+        tags,
+        params: IdParams,
+        querystring: StrictObject({ accountId: Type.Optional(Id) }),
+        response: { 204: Type.Null(), ...errors },
+      },
+    },
+    async (request, reply) => {
+      await messages.remove(actorOf(request), request.params.id, request.query.accountId);
+      return reply.status(204).send(null);
     },
   );
 

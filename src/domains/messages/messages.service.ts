@@ -152,8 +152,11 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
 
   /** The same rule as the list's: see repo.visibleTo. */
   async function canSee(tx: DbOrTx, actor: Actor, row: Row<'messages'>): Promise<boolean> {
+    if (row.deleted_at !== null) return false;
     if (actor.role === 'admin' || row.created_by === actor.userId) return true;
-    if (row.account_id !== null && (await accounts.canUseAccount(tx, actor, row.account_id))) return true;
+    if (row.direction === 'out' && row.account_id !== null) {
+      return accounts.canUseAccount(tx, actor, row.account_id);
+    }
     for (const placement of await repo.findPlacementRows(tx, [row.id])) {
       if (await accounts.canUseAccount(tx, actor, placement.account_id)) return true;
     }
@@ -384,6 +387,60 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
     async get(actor: Actor, id: string): Promise<Message> {
       const [message] = await toMessages(db, [await load(db, actor, id)]);
       return message!;
+    },
+
+    /**
+     * Deletes a message here. Sent mail (not while it is being sent) goes at once. Received mail is
+     * taken out of the accounts the caller may use (or only `accountId`): a copy another account
+     * received stays there. A copy whose account says "remove from the server when deleted here"
+     * is removed from the server at that account's next sync; until then, and whenever the server
+     * keeps it, a tombstone stops a re-read from bringing it back. A message deleted from every
+     * account keeps nothing but what de-duplication needs.
+     */
+    async remove(actor: Actor, id: string, accountId?: string): Promise<void> {
+      const orphanedRaw = await db.transaction().execute(async (tx) => {
+        const row = await load(tx, actor, id);
+        if (row.direction === 'out') {
+          if (row.status === 'sending') {
+            throw new AppError('MESSAGE_STATE_CONFLICT', 'The message is being sent; cancel it or wait.');
+          }
+          await repo.deleteMessageRow(tx, id);
+          return null;
+        }
+        const placements = await repo.findPlacementRows(tx, [id]);
+        const chosen = [];
+        for (const placement of placements) {
+          if (accountId !== undefined && placement.account_id !== accountId) continue;
+          if (await accounts.canUseAccount(tx, actor, placement.account_id)) chosen.push(placement);
+        }
+        if (chosen.length === 0) {
+          throw new AppError(
+            'MESSAGE_NOT_FOUND',
+            `No message ${id} in ${accountId ? 'that account' : 'your accounts'}.`,
+          );
+        }
+        const timestamp = now().toISOString();
+        await repo.markPlacementsDeleted(
+          tx,
+          chosen.map((placement) => placement.id),
+          timestamp,
+        );
+        if (chosen.length < placements.length) return null;
+        await repo.updateMessageRow(tx, id, {
+          deleted_at: timestamp,
+          subject: '',
+          text_body: null,
+          html_body: null,
+          headers: '{}',
+          from_address: null,
+          from_name: null,
+          incoming_attachments: '[]',
+          raw_key: null,
+          updated_at: timestamp,
+        });
+        return row.raw_key && !(await repo.isRawKeyUsed(tx, row.raw_key)) ? row.raw_key : null;
+      });
+      if (orphanedRaw) await rawStore.deleteAll(db, [orphanedRaw]);
     },
 
     /** The raw incoming message as kept. */

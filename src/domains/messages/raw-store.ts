@@ -16,6 +16,8 @@ export interface RawStore {
    */
   putAll(tx: DbOrTx, entries: readonly { key: string; raw: Buffer }[]): Promise<void>;
   get(db: DbOrTx, key: string): Promise<Buffer | null>;
+  /** Forgets these messages (mail deleted here that no stored message names any more). */
+  deleteAll(db: DbOrTx, keys: readonly string[]): Promise<void>;
   close?(): void;
 }
 
@@ -44,6 +46,7 @@ export function createDataDirRawStore(dataDir: string): RawStore {
   const select = database.prepare<[string], { content: Buffer }>(
     'select content from raw_messages where key = ?',
   );
+  const remove = database.prepare('delete from raw_messages where key = ?');
   const insertAll = database.transaction((entries: readonly { key: string; raw: Buffer }[]) => {
     for (const { key, raw } of entries) insert.run(key, raw);
   });
@@ -55,6 +58,9 @@ export function createDataDirRawStore(dataDir: string): RawStore {
     async get(_db, key) {
       checkKey(key);
       return select.get(key)?.content ?? null;
+    },
+    async deleteAll(_db, keys) {
+      for (const key of keys) remove.run(key);
     },
     close: () => database.close(),
   };
@@ -83,6 +89,9 @@ export function createDatabaseRawStore(): RawStore {
         bytes += raw.length;
       }
       await flush();
+    },
+    async deleteAll(db, keys) {
+      if (keys.length > 0) await db.deleteFrom('raw_messages').where('key', 'in', keys).execute();
     },
     async get(db, key) {
       checkKey(key);

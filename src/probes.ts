@@ -1,8 +1,7 @@
-import type { HealthState } from './domains/accounts/accounts.ts';
 import type { ConnectionProbes, DirectionTest } from './domains/accounts/connection-test.service.ts';
-import { probeIncoming, type IncomingErrorCode } from './mail/incoming-probe.ts';
+import { probeIncoming } from './mail/incoming-probe.ts';
 import { probeSmtp } from './mail/smtp-probe.ts';
-import { outgoingHealthFor, smtpConfigFor } from './server-configs.ts';
+import { incomingHealthFor, outgoingHealthFor, smtpConfigFor } from './server-configs.ts';
 
 const noPassword = (step: string): DirectionTest => ({
   ok: false,
@@ -10,16 +9,6 @@ const noPassword = (step: string): DirectionTest => ({
   health: 'password_required',
   lastError: 'No password is at hand for this server.',
 });
-
-const incomingHealth: Record<IncomingErrorCode, HealthState> = {
-  INCOMING_AUTH_FAILED: 'auth_error',
-  SPA_UNAVAILABLE: 'auth_error',
-  INCOMING_CONNECT_FAILED: 'connect_error',
-  INCOMING_PROXY_FAILED: 'connect_error',
-  INCOMING_PROTOCOL_ERROR: 'connect_error',
-  INCOMING_TLS_FAILED: 'tls_error',
-  INCOMING_TIMEOUT: 'timeout',
-};
 
 /** The connection tests, wired to the protocol adapters. */
 export const connectionProbes: ConnectionProbes = {
@@ -69,7 +58,7 @@ export const connectionProbes: ConnectionProbes = {
     return {
       ok: result.ok,
       steps,
-      health: result.ok || !result.error ? 'ok' : incomingHealth[result.error.code],
+      health: result.ok || !result.error ? 'ok' : incomingHealthFor(result.error.code),
       lastError: result.ok ? null : (result.error?.reply ?? null),
     };
   },

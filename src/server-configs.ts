@@ -1,5 +1,6 @@
 import type { AccountSender } from './domains/accounts/accounts.service.ts';
 import type { HealthState } from './domains/accounts/accounts.ts';
+import type { IncomingErrorCode } from './mail/incoming-probe.ts';
 import type { ReaderConfig, ReaderErrorCode } from './mail/reader.ts';
 import type { SmtpErrorCode, SmtpServerConfig } from './mail/smtp-types.ts';
 
@@ -62,20 +63,22 @@ export function readerConfigFor({ settings, passwords }: ServerSettings): Reader
     spa: incoming.spa,
     timeoutMs: incoming.timeoutMs,
     folders: incoming.folders,
+    url: incoming.url,
   };
 }
 
-const incomingHealthForError: Record<ReaderErrorCode, HealthState> = {
+const incomingHealthForError: Record<ReaderErrorCode | IncomingErrorCode, HealthState> = {
   INCOMING_AUTH_FAILED: 'auth_error',
   SPA_UNAVAILABLE: 'auth_error',
   INCOMING_CONNECT_FAILED: 'connect_error',
+  INCOMING_PROXY_FAILED: 'connect_error',
   INCOMING_TLS_FAILED: 'tls_error',
   INCOMING_TIMEOUT: 'timeout',
   INCOMING_FOLDER_NOT_FOUND: 'connect_error',
   INCOMING_PROTOCOL_ERROR: 'connect_error',
 };
 
-/** How a reader's failure shows on the account's incoming health. */
-export function incomingHealthFor(code: ReaderErrorCode): HealthState {
+/** How a reader's (or the test settings probe's) failure shows on the account's incoming health. */
+export function incomingHealthFor(code: ReaderErrorCode | IncomingErrorCode): HealthState {
   return incomingHealthForError[code];
 }

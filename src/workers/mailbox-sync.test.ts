@@ -378,7 +378,8 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
   async function countOnServer(mailbox: Mailbox, folder = 'INBOX'): Promise<number> {
     const client = await connectImap(mailbox.user, mailbox.password);
     try {
-      return (await client.status(folder, { messages: true })).messages ?? 0;
+      const status = await client.status(folder, { messages: true });
+      return status ? (status.messages ?? 0) : 0;
     } finally {
       await client.logout();
     }

@@ -8,20 +8,13 @@
  *
  * A small client of its own over the shared line socket (rather than imapflow) because it has to
  * report each step with the server's own words and choose the login method itself, so that `spa`
- * can never fall back to sending the password.
+ * can never fall back to sending the password. Its POP3 steps are the POP3 reader's session
+ * (pop3-session.ts), so both log in the same way.
  */
-import { createHash } from 'node:crypto';
 import type net from 'node:net';
-import { socketErrorCode } from './errors.ts';
-import {
-  LineSocketError,
-  closeSocket,
-  createLineReader,
-  openTcp,
-  startTls,
-  type LineReader,
-} from './line-socket.ts';
+import { closeSocket, createLineReader, openTcp, startTls, type LineReader } from './line-socket.ts';
 import { ProxyConnectError } from './net-connect.ts';
+import { assertSafeCredential, createPop3Session, toReaderError } from './pop3-session.ts';
 import { recordStep } from './probe-step.ts';
 import { cramMd5Response } from './smtp-auth.ts';
 import type { ProxyConfig, Security } from './smtp-types.ts';
@@ -90,7 +83,6 @@ class IncomingError extends Error {
 /** Generous for a capability line, tiny for memory; folder names and literals fit well within. */
 const MAX_LINE_BYTES = 16_384;
 const MAX_FOLDERS = 10_000;
-const MAX_CAPA_LINES = 200;
 const MAX_LITERALS_PER_LINE = 8;
 const REDACTED = '[redacted]';
 
@@ -402,81 +394,21 @@ export function decodeModifiedUtf7(name: string): string {
 
 // ------------------------------------------------------------------------------------------ POP3
 
+/** The POP3 steps are the reader's own session (pop3-session.ts), plus STAT. */
 function pop3Dialect(io: Io, config: IncomingServerConfig): Dialect {
-  /** The APOP timestamp of the greeting (RFC 1939 §7), when the server offered one. */
-  let timestamp: string | null = null;
-  let saslMechanisms = new Set<string>();
-
-  const readLine = () => io.reader.readLine(Date.now() + io.timeoutMs);
-  const isOk = (line: string) => /^\+OK\b/i.test(line);
-  async function command(line: string): Promise<string> {
-    io.write(`${line}\r\n`);
-    return readLine();
-  }
-  /** A single-line command that must answer +OK; anything else fails with the server's words. */
-  async function expectOk(line: string, failCode: IncomingErrorCode): Promise<string> {
-    const reply = await command(line);
-    if (!isOk(reply)) throw new IncomingError(failCode, reply);
-    return reply;
-  }
-
+  const wire = {
+    send: (line: string) => io.write(`${line}\r\n`),
+    readLine: (deadline: number) => io.reader.readLine(deadline),
+    timeoutMs: io.timeoutMs,
+  };
+  const session = createPop3Session(wire, config, { onSecret: io.secret });
   return {
-    async greet() {
-      const greeting = await readLine();
-      if (/^-ERR\b/i.test(greeting)) throw new IncomingError('INCOMING_CONNECT_FAILED', greeting);
-      if (!isOk(greeting))
-        throw new IncomingError('INCOMING_PROTOCOL_ERROR', `Not a POP3 greeting: ${greeting}`);
-      timestamp = /<[^<>\s]+>/.exec(greeting)?.[0] ?? null;
-      return greeting;
-    },
-    startTls: () => expectOk('STLS', 'INCOMING_TLS_FAILED'),
-    async capabilities() {
-      const deadline = Date.now() + io.timeoutMs;
-      const first = await command('CAPA');
-      // CAPA is an extension (RFC 2449): a server without it still lets USER/PASS or APOP work.
-      if (!isOk(first)) return first;
-      const lines = [first];
-      for (;;) {
-        const line = await io.reader.readLine(deadline);
-        if (line === '.') break;
-        if (lines.length > MAX_CAPA_LINES) {
-          throw new IncomingError(
-            'INCOMING_PROTOCOL_ERROR',
-            `A CAPA reply longer than ${MAX_CAPA_LINES} lines`,
-          );
-        }
-        const unstuffed = line.startsWith('..') ? line.slice(1) : line;
-        lines.push(unstuffed);
-        const sasl = /^SASL\b(.*)$/i.exec(unstuffed);
-        if (sasl) saslMechanisms = parseCapabilities(sasl[1] ?? '');
-      }
-      return lines.join('\n');
-    },
-    async login() {
-      if (config.spa) {
-        if (timestamp) {
-          const digest = createHash('md5').update(`${timestamp}${config.pass}`, 'utf8').digest('hex');
-          io.secret(digest);
-          return expectOk(`APOP ${config.user} ${digest}`, 'INCOMING_AUTH_FAILED');
-        }
-        if (!saslMechanisms.has('CRAM-MD5')) {
-          const offered = [...saslMechanisms].join(' ') || 'none';
-          throw new IncomingError(
-            'SPA_UNAVAILABLE',
-            `The server offers no challenge-response login (APOP or SASL CRAM-MD5); it offers SASL: ${offered}`,
-          );
-        }
-        const challenge = await command('AUTH CRAM-MD5');
-        if (!challenge.startsWith('+ ')) throw new IncomingError('INCOMING_AUTH_FAILED', challenge);
-        const response = cramMd5Response(config.user, config.pass, challenge.slice(2));
-        io.secret(response);
-        return expectOk(response, 'INCOMING_AUTH_FAILED');
-      }
-      await expectOk(`USER ${config.user}`, 'INCOMING_AUTH_FAILED');
-      return expectOk(`PASS ${config.pass}`, 'INCOMING_AUTH_FAILED');
-    },
+    greet: session.greet,
+    startTls: session.startTls,
+    capabilities: session.readCapabilities,
+    login: async () => (await session.logIn()).reply,
     async list() {
-      const reply = await expectOk('STAT', 'INCOMING_PROTOCOL_ERROR');
+      const reply = await session.expectOk('STAT', 'INCOMING_PROTOCOL_ERROR', 'The server refused STAT');
       const count = /^\+OK (\d+) \d+/i.exec(reply)?.[1];
       if (count === undefined)
         throw new IncomingError('INCOMING_PROTOCOL_ERROR', `Not a STAT reply: ${reply}`);
@@ -487,13 +419,6 @@ function pop3Dialect(io: Io, config: IncomingServerConfig): Dialect {
 }
 
 // ---------------------------------------------------------------------------------------- shared
-
-/** A line break (or NUL) in a credential would end the command early and start another. */
-function assertSafeCredential(value: string, what: string): void {
-  if (/[\r\n\0]/.test(value)) {
-    throw new IncomingError('INCOMING_PROTOCOL_ERROR', `${what} contains a line break or NUL`);
-  }
-}
 
 /** The password as it could appear in a reply that echoes a command: raw, quoted, base64. */
 function secretForms(user: string, pass: string): string[] {
@@ -516,30 +441,12 @@ function redactSecrets(text: string, secrets: Set<string>): string {
   return clean;
 }
 
+/** Any failure as the probe's error; the reply is the server's words when it said something. */
 function asIncomingError(error: unknown, step: IncomingProbeStepName): IncomingError {
   if (error instanceof IncomingError) return error;
-  if (error instanceof LineSocketError) {
-    return new IncomingError(
-      error.kind === 'timeout' ? 'INCOMING_TIMEOUT' : 'INCOMING_PROTOCOL_ERROR',
-      error.message,
-    );
-  }
   if (error instanceof ProxyConnectError) return new IncomingError('INCOMING_PROXY_FAILED', error.message);
-  const e = error as Error & { code?: string };
-  const message = e.message ?? String(error);
-  // A connection that breaks during the handshake is the handshake's failure, whatever Node calls it.
-  if (step === 'tls') return new IncomingError('INCOMING_TLS_FAILED', message);
-  switch (socketErrorCode(e)) {
-    case 'SMTP_TLS_FAILED':
-      return new IncomingError('INCOMING_TLS_FAILED', message);
-    case 'SMTP_CONNECT_FAILED':
-      return new IncomingError('INCOMING_CONNECT_FAILED', message);
-    case 'SMTP_TIMEOUT':
-      return new IncomingError('INCOMING_TIMEOUT', message);
-    default:
-      return new IncomingError(
-        step === 'connect' ? 'INCOMING_CONNECT_FAILED' : 'INCOMING_PROTOCOL_ERROR',
-        message,
-      );
-  }
+  const stage = step === 'connect' || step === 'tls' ? step : 'session';
+  const failure = toReaderError(error, stage);
+  const code = failure.code === 'INCOMING_FOLDER_NOT_FOUND' ? 'INCOMING_PROTOCOL_ERROR' : failure.code;
+  return new IncomingError(code, failure.reply ?? failure.message);
 }

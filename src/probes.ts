@@ -1,7 +1,15 @@
 import type { ConnectionProbes, DirectionTest } from './domains/accounts/connection-test.service.ts';
 import { probeIncoming } from './mail/incoming-probe.ts';
+import { openJmapReader } from './mail/jmap-reader.ts';
+import { ReaderError } from './mail/reader.ts';
 import { probeSmtp } from './mail/smtp-probe.ts';
-import { incomingHealthFor, outgoingHealthFor, smtpConfigFor } from './server-configs.ts';
+import {
+  incomingHealthFor,
+  outgoingHealthFor,
+  readerConfigFor,
+  smtpConfigFor,
+  type ServerSettings,
+} from './server-configs.ts';
 
 const noPassword = (step: string): DirectionTest => ({
   ok: false,
@@ -9,6 +17,36 @@ const noPassword = (step: string): DirectionTest => ({
   health: 'password_required',
   lastError: 'No password is at hand for this server.',
 });
+
+/**
+ * JMAP's test: discover the session and log in, with the reader itself (nothing is read). One
+ * step, since the session request is the connection, the TLS handshake and the login at once.
+ */
+async function probeJmap(server: ServerSettings): Promise<DirectionTest> {
+  const config = readerConfigFor(server);
+  if ('missingPassword' in config) return noPassword('login');
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    const reader = await openJmapReader(config);
+    await reader.close();
+    return {
+      ok: true,
+      steps: [{ step: 'login', ok: true, ms: ms(), reply: 'The JMAP session answered and took the login.' }],
+      health: 'ok',
+      lastError: null,
+    };
+  } catch (error) {
+    if (!(error instanceof ReaderError)) throw error;
+    const reply = error.reply ?? error.message;
+    return {
+      ok: false,
+      steps: [{ step: 'login', ok: false, ms: ms(), reply }],
+      health: incomingHealthFor(error.code),
+      lastError: reply,
+    };
+  }
+}
 
 /** The connection tests, wired to the protocol adapters. */
 export const connectionProbes: ConnectionProbes = {
@@ -27,16 +65,15 @@ export const connectionProbes: ConnectionProbes = {
 
   async incoming({ settings, passwords }) {
     const incoming = settings.incoming;
-    if (incoming.protocol === 'jmap' || incoming.protocol === 'none') {
+    if (incoming.protocol === 'none') {
       return {
         ok: false,
-        steps: [
-          { step: 'connect', ok: false, ms: 0, reply: 'Testing a JMAP server comes with the JMAP reader.' },
-        ],
+        steps: [{ step: 'connect', ok: false, ms: 0, reply: 'The account reads no incoming mail.' }],
         health: 'unknown',
         lastError: null,
       };
     }
+    if (incoming.protocol === 'jmap') return probeJmap({ settings, passwords });
     if (!passwords.incoming || !incoming.username) return noPassword('login');
     const result = await probeIncoming({
       protocol: incoming.protocol,

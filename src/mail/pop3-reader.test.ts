@@ -430,7 +430,7 @@ describe('openPop3Reader against Dovecot', () => {
     expect(after.messages[0]!.serverId).toBe(messages[1]!.serverId);
   });
 
-  it('deletes nothing when the session ends without QUIT, and logs the failed QUIT', async () => {
+  it('deletes nothing when the session ends without QUIT, and says so: close() fails and logs it', async () => {
     const mailbox = await createMailbox();
     await deliver(mailbox, ['K1', 'K2']);
     const relay = await startRelay();
@@ -441,7 +441,8 @@ describe('openPop3Reader against Dovecot', () => {
     await reader.delete(messages.map((m) => m.serverId));
 
     relay.drop();
-    await reader.close();
+    const error = await failure(reader.close());
+    expect(error.message).toMatch(/deleted nothing/);
 
     expect(warnings).toEqual([[expect.objectContaining({ deletions: 2 }), 'pop3: QUIT failed']]);
     expect(relay.sent()).not.toMatch(/QUIT/);

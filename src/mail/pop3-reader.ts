@@ -571,14 +571,25 @@ function pop3Reader(
     if (closed) return;
     closed = true;
     await queue;
+    let failure: string | null = null;
     try {
       connection.write('QUIT\r\n');
       const reply = await connection.readLine(Date.now() + timeoutMs);
-      if (!isOk(reply)) log.warn({ reply, deletions: deleted.size }, 'pop3: QUIT failed');
+      if (!isOk(reply)) failure = reply;
     } catch (error) {
-      log.warn({ err: (error as Error).message, deletions: deleted.size }, 'pop3: QUIT failed');
+      failure = (error as Error).message;
     } finally {
       connection.end(null);
+    }
+    if (failure === null) return;
+    log.warn({ reply: failure, deletions: deleted.size }, 'pop3: QUIT failed');
+    // The server deletes nothing without a clean QUIT: the caller must not count them as removed.
+    if (deleted.size > 0) {
+      throw new ReaderError(
+        'INCOMING_PROTOCOL_ERROR',
+        'The server did not confirm the end of the session, so it deleted nothing',
+        failure,
+      );
     }
   }
 

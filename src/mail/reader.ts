@@ -71,8 +71,8 @@ export interface MailReader {
   fetchNew(cursor: string | null, options: FetchOptions): Promise<FetchResult>;
   /**
    * Deletes these messages from the server (expunges them, for IMAP). Unknown ids are ignored.
-   * POP3 commits deletions when the session ends well (QUIT, in `close`); a dropped connection
-   * deletes nothing, so nothing is lost.
+   * POP3 commits deletions when the session ends well (QUIT, in `close`, which throws when it
+   * could not); a dropped connection deletes nothing, so nothing is lost.
    */
   delete(serverIds: readonly string[]): Promise<void>;
   /**

@@ -8,7 +8,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request, signUp, useTestApp, type SignedIn } from '../../test/support/app.ts';
 import { testDialects } from '../../test/support/dialects.ts';
 import { createTestMailboxSync, imapAccountInput, runMailboxSyncOnce } from '../../test/support/mailboxes.ts';
-import { connectImap, createMailbox, mailPeers, type Mailbox } from '../../test/support/mail-peers.ts';
+import {
+  connectImap,
+  createJmapMailbox,
+  createMailbox,
+  importJmapEmail,
+  jmapMailboxes,
+  jmapRequest,
+  mailPeers,
+  type Mailbox,
+} from '../../test/support/mail-peers.ts';
 import { runOutboxOnce } from '../../test/support/outbox.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
 import { createLogger } from '../logger.ts';
@@ -449,6 +458,95 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     });
     expect((await api('DELETE', `/api/messages/${queued.body.id}`)).status).toBe(204);
     expect((await api('GET', `/api/messages/${queued.body.id}`)).status).toBe(404);
+  });
+
+  it('reads a JMAP account (Cyrus), files its sent mail in Sent, and destroys mail deleted here on the server', async () => {
+    const box = await createJmapMailbox();
+    const accountId = await addAccount(box, {
+      incoming: {
+        protocol: 'jmap',
+        url: box.sessionUrl,
+        security: 'none',
+        host: null,
+        port: null,
+        removeWhenDeleted: true,
+      },
+      smtp: { host: '127.0.0.1', port: mailPeers.ports.sink, security: 'none', requiresAuth: false },
+    });
+    const tested = await api<{ steps: Body[] }>('POST', `/api/accounts/${accountId}/test`);
+    expect(tested.body.steps.filter((step) => step.direction === 'incoming')).toEqual([
+      expect.objectContaining({ step: 'login', ok: true }),
+    ]);
+    await importJmapEmail(box, mail({ from: 'kim@client.test', to: box.address, subject: 'Over JMAP' }));
+    const queued = await api('POST', '/api/messages', {
+      accountId,
+      to: ['kim@client.test'],
+      subject: 'Sent over SMTP',
+      text: 'x',
+    });
+    const pool = createSmtpSenderPool();
+    try {
+      await runOutboxOnce(testApp.current.container, pool);
+    } finally {
+      await pool.close();
+    }
+    await runMailboxSyncOnce(testApp.current.container);
+    const [received] = (await inbox(accountId)).items;
+    expect(received).toMatchObject({ subject: 'Over JMAP', from: { address: 'kim@client.test' } });
+    expect((await api('GET', `/api/messages/${queued.body.id}`)).body.sentCopy).toBe('filed');
+    const sentBox = (await jmapMailboxes(box)).find((mailbox) => mailbox.role === 'sent')!;
+    const emailsIn = async (mailboxId: string) => {
+      const [[, result]] = (await jmapRequest(box, [
+        ['Email/query', { accountId: box.user, filter: { inMailbox: mailboxId } }, 'q'],
+      ])) as [[string, { ids: string[] }, string]];
+      return result.ids.length;
+    };
+    expect(await emailsIn(sentBox.id)).toBe(1);
+    const inboxBox = (await jmapMailboxes(box)).find((mailbox) => mailbox.role === 'inbox')!;
+    expect(await emailsIn(inboxBox.id)).toBe(1);
+
+    expect((await api('DELETE', `/api/messages/${received!.id}`)).status).toBe(204);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await emailsIn(inboxBox.id)).toBe(0);
+  });
+
+  it('reads a POP3 account: UIDL continuity across restarts, leaveOnServer off, removeWhenDeleted', async () => {
+    const pop3 = (extra: Body) => ({
+      protocol: 'pop3',
+      port: mailPeers.ports.pop3,
+      security: 'starttls',
+      folders: null,
+      ...extra,
+    });
+    const keepBox = await createMailbox();
+    const keep = await addAccount(keepBox, { incoming: pop3({ removeWhenDeleted: true }) });
+    const takeBox = await createMailbox();
+    const take = await addAccount(takeBox, { incoming: pop3({ leaveOnServer: false }) });
+    await deliver(keepBox, [
+      mail({ from: 'l@client.test', to: keepBox.address, subject: 'One' }),
+      mail({ from: 'l@client.test', to: keepBox.address, subject: 'Two' }),
+    ]);
+    await deliver(takeBox, [mail({ from: 'm@client.test', to: takeBox.address, subject: 'Taken' })]);
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(keep)).total).toBe(2);
+    expect(await countOnServer(keepBox)).toBe(2);
+    expect((await inbox(take)).items.map((item) => item.subject)).toEqual(['Taken']);
+    expect(await countOnServer(takeBox)).toBe(0);
+
+    await deliver(keepBox, [mail({ from: 'l@client.test', to: keepBox.address, subject: 'Three' })]);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    const { items } = await inbox(keep);
+    expect(items.map((item) => item.subject).sort()).toEqual(['One', 'Three', 'Two']);
+    expect(await eventsOf(keep)).toHaveLength(3);
+
+    const one = items.find((item) => item.subject === 'One')!;
+    expect((await api('DELETE', `/api/messages/${one.id}`)).status).toBe(204);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect(await countOnServer(keepBox)).toBe(2);
+    expect((await inbox(keep)).total).toBe(2);
   });
 
   it('keeps only the header block of a message above the size cap, and flags it', async () => {

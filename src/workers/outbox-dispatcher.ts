@@ -79,8 +79,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       : new Map<string, SenderContact & { id: string }>();
     const cardsById = new Map([...cards.values()].map((card) => [card.id, card]));
     const groups = personalised ? recipients.map((recipient) => [recipient]) : [recipients];
-    // A mail client files what it sends in Sent; the mailbox sync does it for accounts read over IMAP.
-    const fileSentCopy = sender.settings.incoming.protocol === 'imap';
+    // A mail client files what it sends in Sent; the mailbox sync does it where the server has one.
+    const fileSentCopy = ['imap', 'jmap'].includes(sender.settings.incoming.protocol);
 
     let lastReply = null;
     for (const group of groups) {

@@ -2,6 +2,8 @@ import type { Container } from '../container.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
 import { housekeepingTask } from './housekeeping.ts';
 import { openImapReader } from '../mail/imap-reader.ts';
+import { openJmapReader } from '../mail/jmap-reader.ts';
+import { openPop3Reader } from '../mail/pop3-reader.ts';
 import { createMailboxSync } from './mailbox-sync.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 import type { PeriodicTask } from './runner.ts';
@@ -24,7 +26,11 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     accounts: services.accounts,
     incoming: services.incoming,
     outbox: services.outbox,
-    readers: { imap: (readerConfig) => openImapReader(readerConfig) },
+    readers: {
+      imap: (readerConfig) => openImapReader(readerConfig),
+      jmap: (readerConfig) => openJmapReader(readerConfig),
+      pop3: (readerConfig) => openPop3Reader(readerConfig),
+    },
     logger: logger.child({ task: 'mailboxes' }),
     concurrency: config.sync.concurrency,
     pollIntervalMs: config.sync.pollIntervalMs,

@@ -2,6 +2,8 @@ import type { Container } from '../../src/container.ts';
 import type { CreateAccountInput, IncomingInput } from '../../src/domains/accounts/accounts.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openImapReader } from '../../src/mail/imap-reader.ts';
+import { openJmapReader } from '../../src/mail/jmap-reader.ts';
+import { openPop3Reader } from '../../src/mail/pop3-reader.ts';
 import { createMailboxSync } from '../../src/workers/mailbox-sync.ts';
 import { mailPeers, type Mailbox } from './mail-peers.ts';
 
@@ -35,7 +37,11 @@ export function createTestMailboxSync(container: Container, options: { idle?: bo
     accounts: container.services.accounts,
     incoming: container.services.incoming,
     outbox: container.services.outbox,
-    readers: { imap: (config) => openImapReader(config) },
+    readers: {
+      imap: (config) => openImapReader(config),
+      jmap: (config) => openJmapReader(config),
+      pop3: (config) => openPop3Reader(config),
+    },
     logger: createLogger('silent'),
     concurrency: 4,
     pollIntervalMs: 60_000,

@@ -3,6 +3,7 @@
  *  - import of a 10,000-message mailbox by the mailbox worker (read, parse, de-duplicate, file on
  *    contacts, store raw, emit events), in messages per second, against a bare imapflow fetch of
  *    the same mailbox (`UID FETCH 1:* BODY.PEEK[]`). Target: at least 0.7. On SQLite and PostgreSQL.
+ *  - the same import over POP3, against a bare RETR loop of the same mailbox (over TLS both).
  *  - resident memory per idle account: 200 accounts holding IMAP IDLE in one worker. Target: under
  *    1 MB each.
  *
@@ -14,9 +15,11 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
 import { createContainer, type Container } from '../src/container.ts';
+import type { IncomingInput } from '../src/domains/accounts/accounts.ts';
 import { createLogger } from '../src/logger.ts';
 import { createTestDatabase } from '../test/support/dialects.ts';
 import { createTestMailboxSync, imapAccountInput } from '../test/support/mailboxes.ts';
@@ -101,6 +104,46 @@ async function bareFetch(mailbox: Mailbox): Promise<number> {
   }
 }
 
+/** A bare POP3 loop over TLS: USER, PASS, then RETR 1, RETR 2, … each read to its final dot. */
+async function bareRetrLoop(mailbox: Mailbox): Promise<number> {
+  const socket = tls.connect({ host: '127.0.0.1', port: mailPeers.ports.pop3s, servername: 'localhost' });
+  let buffered = Buffer.alloc(0);
+  const waiters: (() => void)[] = [];
+  socket.on('data', (chunk: Buffer) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    waiters.splice(0).forEach((wake) => wake());
+  });
+  async function readUntil(end: string): Promise<string> {
+    for (;;) {
+      const at = buffered.indexOf(end);
+      if (at >= 0) {
+        const text = buffered.subarray(0, at + end.length).toString('latin1');
+        buffered = buffered.subarray(at + end.length);
+        return text;
+      }
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  }
+  const command = async (line: string, end = '\r\n') => {
+    socket.write(`${line}\r\n`);
+    const reply = await readUntil(end);
+    if (!reply.startsWith('+OK')) throw new Error(`${line.split(' ')[0]}: ${reply}`);
+    return reply;
+  };
+  await readUntil('\r\n');
+  const started = performance.now();
+  await command(`USER ${mailbox.user}`);
+  await command(`PASS ${mailbox.password}`);
+  const stat = await command('STAT');
+  const total = Number(stat.split(' ')[1]);
+  if (total !== count) throw new Error(`the bare loop found ${total} of ${count}`);
+  for (let number = 1; number <= total; number++) await command(`RETR ${number}`, '\r\n.\r\n');
+  const seconds = (performance.now() - started) / 1000;
+  await command('QUIT');
+  socket.end();
+  return total / seconds;
+}
+
 async function withContainer<T>(
   dialect: 'sqlite' | 'postgres',
   work: (container: Container) => Promise<T>,
@@ -117,7 +160,21 @@ async function withContainer<T>(
   }
 }
 
-async function addImapAccount(container: Container, mailbox: Mailbox, orgName = 'Bench') {
+/** POP3 over implicit TLS, the same for the bare loop and the worker. */
+const pop3Incoming = () => ({
+  protocol: 'pop3' as const,
+  port: mailPeers.ports.pop3s,
+  security: 'tls' as const,
+  folders: null,
+  maxMessagesPerFetch: 1000,
+});
+
+async function addImapAccount(
+  container: Container,
+  mailbox: Mailbox,
+  orgName = 'Bench',
+  incoming: Partial<IncomingInput> = {},
+) {
   const { users, accounts } = container.services;
   const email = `owner.${mailbox.user}@bench.test`;
   const { user, organisation } = await users.createUserInOrganisation({
@@ -127,13 +184,17 @@ async function addImapAccount(container: Container, mailbox: Mailbox, orgName = 
   });
   return accounts.create(
     { userId: user.id, orgId: organisation.id, role: 'admin' },
-    imapAccountInput(mailbox, { syncSince: '2020-01-01', maxMessagesPerFetch: 1000 }),
+    imapAccountInput(mailbox, { syncSince: '2020-01-01', maxMessagesPerFetch: 1000, ...incoming }),
   );
 }
 
-async function mailroomImport(dialect: 'sqlite' | 'postgres', mailbox: Mailbox): Promise<number> {
+async function mailroomImport(
+  dialect: 'sqlite' | 'postgres',
+  mailbox: Mailbox,
+  incoming: Partial<IncomingInput> = {},
+): Promise<number> {
   return withContainer(dialect, async (container) => {
-    await addImapAccount(container, mailbox);
+    await addImapAccount(container, mailbox, 'Bench', incoming);
     const sync = createTestMailboxSync(container);
     const started = performance.now();
     await sync.runOnce(new AbortController().signal);
@@ -235,6 +296,14 @@ try {
     const mailroom = await mailroomImport(dialect, mailbox);
     console.log(
       `${dialect.padEnd(9)} bare imapflow fetch ${bare.toFixed(0).padStart(6)} msg/s   ` +
+        `mailbox worker import ${mailroom.toFixed(0).padStart(6)} msg/s   ratio ${(mailroom / bare).toFixed(2)}`,
+    );
+  }
+  for (const dialect of dialects) {
+    const bare = await bareRetrLoop(mailbox);
+    const mailroom = await mailroomImport(dialect, mailbox, pop3Incoming());
+    console.log(
+      `${dialect.padEnd(9)} bare POP3 RETR loop ${bare.toFixed(0).padStart(6)} msg/s   ` +
         `mailbox worker import ${mailroom.toFixed(0).padStart(6)} msg/s   ratio ${(mailroom / bare).toFixed(2)}`,
     );
   }

@@ -53,12 +53,14 @@ export function outgoingHealthFor(code: SmtpErrorCode): HealthState | undefined 
  */
 export function readerConfigFor({ settings, passwords }: ServerSettings): ReaderConfig | MissingPassword {
   const incoming = settings.incoming;
-  if (!incoming.username || !passwords.incoming) return { missingPassword: true };
+  const bearer = incoming.authMethod === 'token';
+  if ((!incoming.username && !bearer) || !passwords.incoming) return { missingPassword: true };
   return {
     host: incoming.host ?? '',
     port: incoming.port ?? 0,
     security: incoming.security,
-    user: incoming.username,
+    user: incoming.username ?? '',
+    authScheme: bearer ? 'bearer' : 'basic',
     pass: passwords.incoming,
     spa: incoming.spa,
     timeoutMs: incoming.timeoutMs,

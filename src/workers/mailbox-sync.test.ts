@@ -511,6 +511,16 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     expect(await emailsIn(inboxBox.id)).toBe(0);
   });
 
+  it('finds a JMAP session from the host alone, at https://host/.well-known/jmap', async () => {
+    const box = await createJmapMailbox();
+    const accountId = await addAccount(box, {
+      incoming: { protocol: 'jmap', host: 'localhost', port: mailPeers.ports.jmaps, security: 'tls' },
+    });
+    await importJmapEmail(box, mail({ from: 'lee@client.test', to: box.address, subject: 'Found by host' }));
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject)).toEqual(['Found by host']);
+  });
+
   it('reads a POP3 account: UIDL continuity across restarts, leaveOnServer off, removeWhenDeleted', async () => {
     const pop3 = (extra: Body) => ({
       protocol: 'pop3',

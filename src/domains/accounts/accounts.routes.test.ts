@@ -235,6 +235,25 @@ describe.each(testDialects)('email accounts on %s', (dialect) => {
         'must match the url',
       ],
       [
+        'JMAP with both a url and a host',
+        {
+          incoming: {
+            protocol: 'jmap',
+            url: 'https://jmap.acme.test/jmap',
+            host: 'jmap.acme.test',
+            username: 'u',
+          },
+        },
+        'incoming.host',
+        'a url or a host, not both',
+      ],
+      [
+        'an access token for IMAP',
+        { incoming: { protocol: 'imap', host: 'in.acme.test', username: 'u', authMethod: 'token' } },
+        'incoming.authMethod',
+        'an access token is for JMAP',
+      ],
+      [
         'folders on POP3',
         { incoming: { protocol: 'pop3', host: 'in.acme.test', username: 'u', folders: ['Sent'] } },
         'incoming.folders',

@@ -43,6 +43,10 @@ const TimeoutMs = Type.Integer({
 const Secret = Type.String({ minLength: 1, maxLength: 1024, description: 'write-only' });
 /** Reserved so OAuth2 can come later without changing what existing settings mean. */
 const AuthMethod = Type.Literal('password');
+/** JMAP also takes an access token, sent as a bearer token instead of the user name and password. */
+const IncomingAuthMethod = Type.Union([Type.Literal('password'), Type.Literal('token')], {
+  description: '"token" (JMAP only): the password is an access token, sent as a bearer token',
+});
 
 /**
  * The settings as a person writes them: everything optional that has a default, `null` or `""`
@@ -79,7 +83,7 @@ export const IncomingInput = StrictObject({
   port: Type.Optional(Nullable(Port)),
   url: Type.Optional(Nullable(Type.String({ maxLength: 2048, pattern: '^$|^https?://[^\\s]+$' }))),
   security: Type.Optional(Nullable(oneOf(securities))),
-  authMethod: Type.Optional(Nullable(AuthMethod)),
+  authMethod: Type.Optional(Nullable(IncomingAuthMethod)),
   username: Type.Optional(Nullable(HeaderText(255))),
   password: Type.Optional(Nullable(Secret)),
   spa: Type.Optional(Nullable(Type.Boolean())),
@@ -219,7 +223,7 @@ export interface IncomingSettings {
   port: number | null;
   url: string | null;
   security: Security;
-  authMethod: 'password';
+  authMethod: 'password' | 'token';
   username: string | null;
   spa: boolean;
   rememberPassword: boolean;
@@ -288,7 +292,7 @@ export function resolveSettings(stored: StoredSettings): EffectiveSettings {
         (protocol === 'pop3' || protocol === 'imap' ? defaultPorts[protocol][incomingSecurity] : null),
       url: emptyToNull(incoming.url),
       security: incomingSecurity,
-      authMethod: 'password',
+      authMethod: incoming.authMethod ?? 'password',
       username: emptyToNull(incoming.username),
       spa: incoming.spa ?? false,
       rememberPassword: incoming.rememberPassword ?? true,
@@ -370,7 +374,7 @@ const IncomingSchema = StrictObject({
   port: Nullable(Port),
   url: Nullable(Type.String()),
   security: oneOf(securities),
-  authMethod: AuthMethod,
+  authMethod: IncomingAuthMethod,
   username: Nullable(Type.String()),
   hasPassword: Type.Boolean(),
   spa: Type.Boolean(),

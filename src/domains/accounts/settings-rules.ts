@@ -76,16 +76,22 @@ export function settingsProblems(
   }
 
   if (incoming.protocol === 'jmap') {
-    if (!incoming.url)
-      fields['incoming.url'] = 'is required for JMAP: the session URL, such as https://mail.example.com/jmap';
-    if (incoming.host || stored.incoming?.port)
-      fields['incoming.host'] = 'JMAP takes a url, not a host and port';
-    if (!incoming.username) fields['incoming.username'] = 'is required for JMAP';
+    if (!incoming.url && !incoming.host)
+      fields['incoming.url'] =
+        'is required for JMAP: the session URL, such as https://mail.example.com/jmap, or a host to find it at https://host/.well-known/jmap';
+    if (incoming.url && (incoming.host || stored.incoming?.port))
+      fields['incoming.host'] = 'give JMAP a url or a host, not both';
+    if (!incoming.username && incoming.authMethod === 'password')
+      fields['incoming.username'] = 'is required for JMAP with a password';
     if (incoming.security === 'starttls')
       fields['incoming.security'] = 'JMAP runs over HTTPS ("tls") or plain HTTP ("none")';
     else if (incoming.url && incoming.url.startsWith('https:') !== (incoming.security === 'tls')) {
       fields['incoming.security'] = 'must match the url: "tls" for https, "none" for http';
     }
+  }
+
+  if (incoming.authMethod === 'token' && incoming.protocol !== 'jmap') {
+    fields['incoming.authMethod'] = 'an access token is for JMAP; IMAP and POP3 log in with a password';
   }
 
   if (incoming.protocol !== 'none') {

@@ -17,6 +17,7 @@ import {
   useMailPeers,
   type Mailbox,
 } from '../../test/support/mail-peers.ts';
+import { expectNoSecret, failure, startRelay as startRelayTo } from '../../test/support/readers.ts';
 import { openImapReader, uidSets } from './imap-reader.ts';
 import { ReaderError, type FetchOptions, type ReaderConfig } from './reader.ts';
 import { closedPort, startSilentServer, startTestSmtpServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
@@ -95,70 +96,12 @@ async function loginMechanisms(mailbox: Mailbox): Promise<string[]> {
   return [...fs.readFileSync(file, 'utf8').matchAll(pattern)].map((match) => match[1]!);
 }
 
-function expectNoSecret(error: unknown, password: string): void {
-  const text = JSON.stringify({ ...(error as object), message: (error as Error).message });
-  expect(text).not.toContain(password);
-  expect(text).not.toContain(Buffer.from(password).toString('base64'));
-}
-
-/** The ReaderError `promise` fails with (the test fails if it succeeds or fails otherwise). */
-async function failure(promise: Promise<unknown>): Promise<ReaderError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ReaderError);
-    return error as ReaderError;
-  }
-  throw new Error('Expected a ReaderError; it succeeded');
-}
-
 /**
- * A relay to Dovecot's plain-text port that records what the client sent, can rewrite the
- * server's lines, and can go quiet (forward nothing more either way) like a server that hangs.
+ * A relay to Dovecot's plain-text IMAP port (see test/support/readers.ts) that can rewrite the
+ * server's lines, closed after the test.
  */
-async function startRelay(rewrite: (line: string) => string = (line) => line) {
-  const sent: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  let frozen = false;
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host, port: mailPeers.ports.imap });
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('data', (chunk: Buffer) => {
-      if (frozen) return;
-      sent.push(chunk);
-      upstream.write(chunk);
-    });
-    let pending = '';
-    upstream.on('data', (chunk: Buffer) => {
-      if (frozen) return;
-      pending += chunk.toString('latin1');
-      const end = pending.lastIndexOf('\r\n') + 2;
-      if (end < 2) return;
-      const lines = pending.slice(0, end - 2).split('\r\n');
-      pending = pending.slice(end);
-      client.write(Buffer.from(lines.map((line) => `${rewrite(line)}\r\n`).join(''), 'latin1'));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return track({
-    port: (server.address() as net.AddressInfo).port,
-    sent: () => Buffer.concat(sent).toString('latin1'),
-    freeze: () => {
-      frozen = true;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  });
-}
+const startRelay = async (rewrite?: (line: string) => string) =>
+  track(await startRelayTo(mailPeers.ports.imap, { rewrite }));
 
 /** Takes a capability out of every capability list Dovecot sends. */
 const withoutCapability = (capability: string) => (line: string) =>

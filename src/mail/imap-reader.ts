@@ -11,17 +11,19 @@
  *   exchange written here (SCRAM-SHA-256, else CRAM-MD5) by replacing the AUTHENTICATE and LOGIN
  *   entries of this client's command map (docs/adr/007-imap-challenge-response-login.md).
  */
-import tls from 'node:tls';
 import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject } from 'imapflow';
 import { socketErrorCode } from './errors.ts';
-import { tlsOptionsFor } from './net-connect.ts';
+import { sharedTlsOptionsFor } from './net-connect.ts';
 import {
   ReaderError,
+  silentReaderLogger,
   type FetchedMessage,
   type FetchOptions,
   type FetchResult,
   type MailReader,
   type ReaderConfig,
+  type ReaderLogger,
+  type ReaderOptions,
 } from './reader.ts';
 import {
   chooseSpaMechanism,
@@ -33,17 +35,6 @@ import {
   type ScramClientFinal,
   type SpaMechanism,
 } from './sasl.ts';
-
-export interface ImapReaderLogger {
-  debug(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-}
-
-export interface ImapReaderOptions {
-  logger?: ImapReaderLogger;
-}
-
-const silent: ImapReaderLogger = { debug: () => undefined, warn: () => undefined };
 
 /**
  * A quiet IDLE is normal, so the watch connection's inactivity bound is imapflow's default rather
@@ -212,7 +203,7 @@ function scramExchange(user: string, pass: string): SaslExchange {
   };
 }
 
-function spaLogin(user: string, pass: string, log: ImapReaderLogger): CommandHandler {
+function spaLogin(user: string, pass: string, log: ReaderLogger): CommandHandler {
   return async (connection) => {
     const offered = [...connection.capabilities.keys()]
       .filter((capability) => /^AUTH=/i.test(capability))
@@ -276,26 +267,6 @@ function useSpaLogin(client: ImapFlow, handler: CommandHandler): void {
 
 // ------------------------------------------------------------------------------------ connections
 
-/**
- * Node turns a `ca` list into a certificate store of its own for every connection (the system
- * roots plus the extra CA: over a megabyte each), so connections share one context per extra CA.
- */
-const secureContexts = new Map<string, tls.SecureContext>();
-const MAX_SECURE_CONTEXTS = 32;
-
-function tlsOptions(config: ReaderConfig): tls.ConnectionOptions {
-  const { ca, minVersion, ...perConnection } = tlsOptionsFor(config.host, config.ca);
-  const key = config.ca?.toString() ?? '';
-  let secureContext = secureContexts.get(key);
-  if (!secureContext) {
-    secureContext = tls.createSecureContext({ ca, minVersion });
-    if (secureContexts.size >= MAX_SECURE_CONTEXTS)
-      secureContexts.delete(secureContexts.keys().next().value!);
-    secureContexts.set(key, secureContext);
-  }
-  return { ...perConnection, secureContext };
-}
-
 type Purpose = 'fetch' | 'watch';
 
 interface Connection {
@@ -308,7 +279,7 @@ interface Connection {
 async function connect(
   config: ReaderConfig,
   purpose: Purpose,
-  log: ImapReaderLogger,
+  log: ReaderLogger,
   secrets: readonly string[],
 ): Promise<Connection> {
   const options: ImapFlowOptions = {
@@ -316,7 +287,7 @@ async function connect(
     port: config.port,
     secure: config.security === 'tls',
     ...(config.security === 'tls' ? {} : { doSTARTTLS: config.security === 'starttls' }),
-    tls: tlsOptions(config),
+    tls: sharedTlsOptionsFor(config.host, config.ca),
     auth: config.spa
       ? { user: config.user, accessToken: 'challenge-response' }
       : { user: config.user, pass: config.pass },
@@ -448,11 +419,8 @@ export function uidSets(uids: readonly number[], maxChars = MAX_UID_SET_CHARS): 
 
 // ---------------------------------------------------------------------------------------- reader
 
-export async function openImapReader(
-  config: ReaderConfig,
-  options: ImapReaderOptions = {},
-): Promise<MailReader> {
-  const log = options.logger ?? silent;
+export async function openImapReader(config: ReaderConfig, options: ReaderOptions = {}): Promise<MailReader> {
+  const log = options.logger ?? silentReaderLogger;
   const secrets = secretForms(config.user, config.pass);
   let main: Connection | null = await connect(config, 'fetch', log, secrets);
   const canIdle = main.client.capabilities.has('IDLE') || main.client.capabilities.has('IMAP4rev2');

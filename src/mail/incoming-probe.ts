@@ -17,25 +17,16 @@ import { ProxyConnectError } from './net-connect.ts';
 import { assertSafeCredential, createPop3Session, toReaderError } from './pop3-session.ts';
 import { recordStep } from './probe-step.ts';
 import { cramMd5Response } from './smtp-auth.ts';
-import type { ProxyConfig, Security } from './smtp-types.ts';
+import type { IncomingConnection } from './reader.ts';
+import type { ProxyConfig } from './smtp-types.ts';
 
-export interface IncomingServerConfig {
+/**
+ * The connection fields are the readers' (reader.ts). Under `spa` the probe logs in with IMAP
+ * AUTHENTICATE CRAM-MD5, or POP3 APOP, else AUTH CRAM-MD5.
+ */
+export interface IncomingServerConfig extends IncomingConnection {
   protocol: 'imap' | 'pop3';
-  host: string;
-  port: number;
-  security: Security;
-  user: string;
-  pass: string;
-  /**
-   * Challenge-response only: the password never crosses the wire. IMAP: AUTHENTICATE CRAM-MD5;
-   * POP3: APOP, else AUTH CRAM-MD5. If the server offers none: SPA_UNAVAILABLE, never a plain login.
-   */
-  spa: boolean;
-  /** The bound on connecting, the TLS handshake and each command's complete response. */
-  timeoutMs: number;
   proxy: null | ProxyConfig;
-  /** Extra CA certificates (PEM) to trust besides the system's and NODE_EXTRA_CA_CERTS. */
-  ca?: string | Buffer;
 }
 
 export type IncomingProbeStepName = 'connect' | 'tls' | 'capabilities' | 'login' | 'list';

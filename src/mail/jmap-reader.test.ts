@@ -17,8 +17,9 @@ import {
   type JmapInvocation,
   type JmapMailbox,
 } from '../../test/support/mail-peers.ts';
+import { failure } from '../../test/support/readers.ts';
 import { openJmapReader, sessionUrlOf } from './jmap-reader.ts';
-import { ReaderError, type FetchOptions, type FetchResult, type ReaderConfig } from './reader.ts';
+import type { FetchOptions, FetchResult, ReaderConfig } from './reader.ts';
 import { closedPort, startSilentServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
 
 // local servers and readers are closed after each test; ca() is a CA nobody trusts
@@ -72,13 +73,6 @@ async function move(box: JmapMailbox, id: string, to: string): Promise<void> {
 
 /** The arguments of the last method response. */
 const lastResult = (responses: JmapInvocation[]) => responses.at(-1)![1];
-
-/** The ReaderError `promise` fails with (the test fails if it succeeds or fails otherwise). */
-const failure = (promise: Promise<unknown>): Promise<ReaderError> =>
-  promise.then(
-    () => Promise.reject(new Error('Expected a ReaderError; it succeeded')),
-    (error: unknown) => (expect(error).toBeInstanceOf(ReaderError), error as ReaderError),
-  );
 
 describe('openJmapReader against Cyrus', () => {
   it('finds the session from its URL (Cyrus’s apiUrl is relative), over HTTP and HTTPS, and from host and port', async () => {

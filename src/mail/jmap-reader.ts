@@ -19,15 +19,16 @@
 import net from 'node:net';
 import type tls from 'node:tls';
 import { socketErrorCode } from './errors.ts';
-import type { ImapReaderLogger, ImapReaderOptions } from './imap-reader.ts';
-import { tlsOptionsFor } from './net-connect.ts';
-import { ReaderError } from './reader.ts';
-import type { FetchedMessage, FetchOptions, FetchResult, MailReader, ReaderConfig } from './reader.ts';
-
-/** The IMAP reader's logger hook (pino's debug and warn); one day a ReaderLogger in reader.ts. */
-export type JmapReaderOptions = ImapReaderOptions;
-
-const silent: ImapReaderLogger = { debug: () => undefined, warn: () => undefined };
+import { sharedTlsOptionsFor } from './net-connect.ts';
+import { ReaderError, silentReaderLogger } from './reader.ts';
+import type {
+  FetchedMessage,
+  FetchOptions,
+  FetchResult,
+  MailReader,
+  ReaderConfig,
+  ReaderOptions,
+} from './reader.ts';
 
 const CORE = 'urn:ietf:params:jmap:core';
 const MAIL = 'urn:ietf:params:jmap:mail';
@@ -152,7 +153,7 @@ async function bundledAgentClass(): Promise<AgentClass | null> {
   return typeof agent === 'function' && agent.name === 'Agent' ? (agent as AgentClass) : null;
 }
 
-/** One Agent per extra CA, like imap-reader's secure contexts: the trust store is big to build. */
+/** One Agent per extra CA, its connections sharing that CA's secure context (see net-connect.ts). */
 const agents = new Map<string, Dispatcher>();
 const MAX_AGENTS = 32;
 
@@ -169,8 +170,8 @@ async function dispatcherFor(config: ReaderConfig): Promise<Dispatcher | undefin
     );
   }
   // the roots and NODE_EXTRA_CA_CERTS plus this CA; the server name comes from each URL
-  const { rejectUnauthorized, minVersion, ca } = tlsOptionsFor(config.host, config.ca);
-  const agent = new Agent({ connect: { rejectUnauthorized, minVersion, ca } });
+  const { rejectUnauthorized, secureContext } = sharedTlsOptionsFor(config.host, config.ca);
+  const agent = new Agent({ connect: { rejectUnauthorized, secureContext } });
   if (agents.size >= MAX_AGENTS) agents.delete(agents.keys().next().value!);
   agents.set(key, agent);
   return agent;
@@ -333,11 +334,8 @@ interface Chosen {
   folder: string;
 }
 
-export async function openJmapReader(
-  config: ReaderConfig,
-  options: JmapReaderOptions = {},
-): Promise<MailReader> {
-  const log = options.logger ?? silent;
+export async function openJmapReader(config: ReaderConfig, options: ReaderOptions = {}): Promise<MailReader> {
+  const log = options.logger ?? silentReaderLogger;
   const bearer = config.authScheme === 'bearer';
   // HTTP Basic sends the password (inside TLS) with every request, and no challenge-response
   // scheme exists for JMAP in practice (RFC 8620 names none; Cyrus, Fastmail and Stalwart offer

@@ -1,12 +1,13 @@
 /**
- * What the step-by-step probes (SMTP, IMAP, POP3) share below their protocols: opening a socket
- * directly or through the proxy, TLS on top of it with verification, a bounded line reader that
- * survives the STARTTLS switch, and a polite goodbye. Every wait has a deadline and every line a
- * length cap, so a silent or babbling server cannot hold a probe (or its memory) for long.
+ * What the step-by-step probes (SMTP, IMAP, POP3) and the POP3 reader share below their protocols:
+ * opening a socket directly or through the proxy, TLS on top of it with verification, a bounded
+ * line reader that survives the STARTTLS switch, and a polite goodbye. Every wait has a deadline
+ * and every line a length cap, so a silent or babbling server cannot hold a probe or a reader (or
+ * its memory) for long.
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { connectThroughProxy, tlsOptionsFor } from './net-connect.ts';
+import { connectThroughProxy, sharedTlsOptionsFor } from './net-connect.ts';
 import type { ProxyConfig } from './smtp-types.ts';
 
 /** A wait that ran out, or a line longer than the cap; each probe maps it to its own error code. */
@@ -69,19 +70,25 @@ export function openTcp(target: SocketTarget): Promise<net.Socket> {
   );
 }
 
-/** TLS over an open socket (implicit TLS or after STARTTLS), the certificate always verified. */
+/**
+ * TLS over an open socket (implicit TLS or after STARTTLS), the certificate always verified; the
+ * trust store is shared with every connection that trusts the same extra CA.
+ */
 export function startTls(socket: net.Socket, target: SocketTarget): Promise<tls.TLSSocket> {
-  const secure = tls.connect({ socket, host: target.host, ...tlsOptionsFor(target.host, target.ca) });
+  const secure = tls.connect({ socket, host: target.host, ...sharedTlsOptionsFor(target.host, target.ca) });
   return ready(secure, 'secureConnect', target.timeoutMs, 'The TLS handshake');
 }
 
 /**
- * Reads CRLF (or LF) terminated lines, and raw byte runs for IMAP literals, from whichever socket is
- * current. Works on bytes, so a UTF-8 character split between two packets stays whole.
+ * Reads from whichever socket is current: CRLF (or LF) terminated lines, raw byte runs for IMAP
+ * literals, and byte streams handed to a parser (POP3's multi-line replies). Works on bytes, kept
+ * as the chunks they came in (a large reply is not copied again with every packet), so a UTF-8
+ * character split between two packets stays whole.
  */
 export function createLineReader(options: { timeoutMs: number; maxLineBytes: number }) {
+  const max = options.maxLineBytes;
   let socket: net.Socket | null = null;
-  let buffer: Buffer = Buffer.alloc(0);
+  const chunks: Buffer[] = [];
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
 
@@ -91,7 +98,7 @@ export function createLineReader(options: { timeoutMs: number; maxLineBytes: num
     current?.();
   };
   const onData = (chunk: Buffer) => {
-    buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+    chunks.push(chunk);
     notify();
   };
   const onError = (error: Error) => {
@@ -103,7 +110,7 @@ export function createLineReader(options: { timeoutMs: number; maxLineBytes: num
     notify();
   };
 
-  /** Waits until `take` finds what it needs in the buffer, failing at the deadline or on error. */
+  /** Waits until `take` finds what it needs in the chunks, failing at the deadline or on error. */
   function waitFor<T>(take: () => T | undefined, deadline: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const attempt = () => {
@@ -135,6 +142,10 @@ export function createLineReader(options: { timeoutMs: number; maxLineBytes: num
   }
 
   return {
+    /** Why reading stopped (a socket error, the server closing, `fail`); null while it goes on. */
+    get failure(): Error | null {
+      return failure;
+    },
     /** Switches to a new socket (after STARTTLS), dropping anything read in plain text (RFC 3207 §6, RFC 2595 §3.1). */
     attach(next: net.Socket) {
       if (socket) {
@@ -143,7 +154,7 @@ export function createLineReader(options: { timeoutMs: number; maxLineBytes: num
         socket.off('close', onClose);
       }
       socket = next;
-      buffer = Buffer.alloc(0);
+      chunks.length = 0;
       failure = null;
       next.on('data', onData);
       next.on('error', onError);
@@ -156,29 +167,68 @@ export function createLineReader(options: { timeoutMs: number; maxLineBytes: num
       socket.off('close', onClose);
       socket = null;
     },
+    /**
+     * Stops reading with `error`, unless it stopped already: reads then return only what had
+     * arrived, then fail with the first failure, which this returns. The socket is the caller's.
+     */
+    fail(error: Error): Error {
+      failure ??= error;
+      notify();
+      return failure;
+    },
     /** The next line without its line break, by `deadline` (ms since the epoch). */
     readLine(deadline = Date.now() + options.timeoutMs): Promise<string> {
       return waitFor(() => {
-        const newline = buffer.indexOf(0x0a);
-        if (newline < 0) {
-          if (buffer.length > options.maxLineBytes) throw tooLong(options.maxLineBytes);
-          return undefined;
+        for (;;) {
+          const head = chunks[0];
+          if (!head) return undefined;
+          const newline = head.indexOf(0x0a);
+          if (newline < 0 && chunks.length > 1 && head.length <= max) {
+            chunks.splice(0, 2, Buffer.concat([head, chunks[1]!]));
+            continue;
+          }
+          if (newline > max || (newline < 0 && head.length > max)) throw tooLong(max);
+          if (newline < 0) return undefined;
+          const rest = head.subarray(newline + 1);
+          if (rest.length > 0) chunks[0] = rest;
+          else chunks.shift();
+          return head.subarray(0, newline).toString('utf8').replace(/\r$/, '');
         }
-        if (newline > options.maxLineBytes) throw tooLong(options.maxLineBytes);
-        const line = buffer.subarray(0, newline).toString('utf8').replace(/\r$/, '');
-        buffer = buffer.subarray(newline + 1);
-        return line;
       }, deadline);
     },
     /** Exactly `count` bytes (an IMAP literal), by `deadline`. */
     readBytes(count: number, deadline = Date.now() + options.timeoutMs): Promise<Buffer> {
-      if (count > options.maxLineBytes) return Promise.reject(tooLong(options.maxLineBytes));
+      if (count > max) return Promise.reject(tooLong(max));
       return waitFor(() => {
-        if (buffer.length < count) return undefined;
-        const bytes = Buffer.from(buffer.subarray(0, count));
-        buffer = buffer.subarray(count);
+        while (chunks.length > 1 && chunks[0]!.length < count) {
+          chunks.splice(0, 2, Buffer.concat([chunks[0]!, chunks[1]!]));
+        }
+        const head = chunks[0] ?? Buffer.alloc(0);
+        if (head.length < count) return undefined;
+        const bytes = Buffer.from(head.subarray(0, count));
+        if (head.length > count) chunks[0] = head.subarray(count);
+        else chunks.shift();
         return bytes;
       }, deadline);
+    },
+    /**
+     * Hands the bytes to `feed` as they arrive, by `deadline`, until it is done: it returns null
+     * while it wants more, then the bytes after its end, which stay to be read next.
+     */
+    readStream(
+      feed: (chunk: Buffer) => Buffer | null,
+      deadline = Date.now() + options.timeoutMs,
+    ): Promise<void> {
+      return waitFor(() => {
+        while (chunks.length > 0) {
+          const rest = feed(chunks.shift()!);
+          if (rest) {
+            if (rest.length > 0) chunks.unshift(rest);
+            return true;
+          }
+        }
+        return undefined;
+      }, deadline).then(() => undefined);
     },
   };
 }

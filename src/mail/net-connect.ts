@@ -41,6 +41,30 @@ export function tlsOptionsFor(host: string, ca: string | Buffer | undefined): tl
   };
 }
 
+/**
+ * Node turns a `ca` list into a certificate store of its own for every connection (the system
+ * roots plus the extra CA: over a megabyte each), so connections share one context per extra CA.
+ */
+const secureContexts = new Map<string, tls.SecureContext>();
+const MAX_SECURE_CONTEXTS = 32;
+
+/**
+ * `tlsOptionsFor` with the trust store (and the minimum version) in a secure context shared by
+ * every connection that trusts the same extra CA; the rest stays per connection.
+ */
+export function sharedTlsOptionsFor(host: string, ca: string | Buffer | undefined): tls.ConnectionOptions {
+  const { ca: trusted, minVersion, ...perConnection } = tlsOptionsFor(host, ca);
+  const key = ca?.toString() ?? '';
+  let secureContext = secureContexts.get(key);
+  if (!secureContext) {
+    secureContext = tls.createSecureContext({ ca: trusted, minVersion });
+    if (secureContexts.size >= MAX_SECURE_CONTEXTS)
+      secureContexts.delete(secureContexts.keys().next().value!);
+    secureContexts.set(key, secureContext);
+  }
+  return { ...perConnection, secureContext };
+}
+
 function withTimeout<T>(
   promise: Promise<T>,
   timeoutMs: number,

@@ -478,6 +478,17 @@ describe('headerBlock', () => {
     expect(headerBlock(Buffer.alloc(0)).length).toBe(0);
   });
 
+  it('keeps the empty line with `withEmptyLine`, as TOP n 0 sends the block', () => {
+    const withEmptyLine = (text: string) =>
+      headerBlock(Buffer.from(text), { withEmptyLine: true }).toString();
+    expect(withEmptyLine('A: 1\r\nB: 2\r\n\r\nbody')).toBe('A: 1\r\nB: 2\r\n\r\n');
+    expect(withEmptyLine('A: 1\nB: 2\n\nbody')).toBe('A: 1\nB: 2\n\n');
+    expect(withEmptyLine('\r\nbody')).toBe('\r\n');
+    expect(withEmptyLine('\nbody')).toBe('\n');
+    expect(withEmptyLine('A: 1\r\n')).toBe('A: 1\r\n');
+    expect(withEmptyLine('A: 1\r\n\r\n')).toBe('A: 1\r\n\r\n');
+  });
+
   it('is a copy, not a view that keeps the whole message alive', () => {
     const raw = Buffer.from('A: 1\r\n\r\nbody');
     const block = headerBlock(raw);

@@ -177,9 +177,14 @@ function updateNormalised(hash: Hash, raw: Buffer, start: number, end: number): 
   if (end > run) hash.update(raw.subarray(run, end));
 }
 
-/** Only the header block (up to the first empty line, which is left out) of a raw message; a copy. */
-export function headerBlock(raw: Buffer): Buffer {
-  return Buffer.from(raw.subarray(0, headerEnd(raw)));
+/**
+ * Only the header block of a raw message, up to the first empty line, which is left out unless
+ * `withEmptyLine` (as a server's TOP n 0 sends it); all of it when there is no empty line. A copy.
+ */
+export function headerBlock(raw: Buffer, { withEmptyLine = false } = {}): Buffer {
+  let end = headerEnd(raw);
+  if (withEmptyLine && end < raw.length) end += raw[end] === LF ? 1 : 2;
+  return Buffer.from(raw.subarray(0, end));
 }
 
 /**

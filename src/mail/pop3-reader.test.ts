@@ -19,8 +19,16 @@ import {
   useMailPeers,
   type Mailbox,
 } from '../../test/support/mail-peers.ts';
-import { createMultilineBody, headerBlock, openPop3Reader, type Pop3ReaderLogger } from './pop3-reader.ts';
-import { ReaderError, type FetchOptions, type FetchResult, type ReaderConfig } from './reader.ts';
+import {
+  expectNoSecret,
+  failure,
+  listenLocally,
+  socketSet,
+  startRelay as startRelayTo,
+  type RelayOptions,
+} from '../../test/support/readers.ts';
+import { createMultilineBody, openPop3Reader } from './pop3-reader.ts';
+import type { FetchOptions, FetchResult, ReaderConfig, ReaderLogger } from './reader.ts';
 import { closedPort, startSilentServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
 
 const host = '127.0.0.1';
@@ -41,7 +49,7 @@ const config = (mailbox: Mailbox, overrides: Partial<ReaderConfig> = {}): Reader
   ...overrides,
 });
 
-const open = async (readerConfig: ReaderConfig, logger?: Pop3ReaderLogger) =>
+const open = async (readerConfig: ReaderConfig, logger?: ReaderLogger) =>
   track(await openPop3Reader(readerConfig, logger ? { logger } : {}));
 const everything: FetchOptions = { limit: 1_000, since: null, maxRawBytes: 10_000_000 };
 const subjects = (result: FetchResult) =>
@@ -96,99 +104,9 @@ function pop3Logins(mailbox: Mailbox, withTls = false): string[] {
   );
 }
 
-function expectNoSecret(error: unknown, password: string): void {
-  const text = JSON.stringify({ ...(error as object), message: (error as Error).message });
-  expect(text).not.toContain(password);
-  expect(text).not.toContain(Buffer.from(password).toString('base64'));
-}
-
-/** The ReaderError `promise` fails with (the test fails if it succeeds or fails otherwise). */
-async function failure(promise: Promise<unknown>): Promise<ReaderError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ReaderError);
-    return error as ReaderError;
-  }
-  throw new Error('Expected a ReaderError; it succeeded');
-}
-
-function sockets() {
-  const open = new Set<net.Socket>();
-  return {
-    add(socket: net.Socket) {
-      open.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => open.delete(socket));
-    },
-    destroyAll: () => open.forEach((socket) => socket.destroy()),
-  };
-}
-
-async function listen(server: net.Server, all: ReturnType<typeof sockets>) {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        all.destroyAll();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-interface RelayOptions {
-  /** Rewrites a line the server sends (`index` counts lines from the greeting, 0); bytes stay latin1. */
-  rewrite?: (line: string, index: number) => string;
-  /** Once the client has sent a RETR, forwards this many more bytes of the server's and then nothing. */
-  stallRetrAfter?: number;
-}
-
-/**
- * A relay to Dovecot's plain-text POP3 port that records each chunk the client sent, can rewrite
- * the server's lines, can stall in the middle of a RETR reply, and can drop every connection.
- */
-async function startRelay(options: RelayOptions = {}) {
-  const chunks: string[] = [];
-  const all = sockets();
-  const server = net.createServer((client) => {
-    const upstream = net.connect({ host, port: mailPeers.ports.pop3 });
-    all.add(client);
-    all.add(upstream);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    let retrSent = false;
-    let allowance = options.stallRetrAfter ?? Infinity;
-    client.on('data', (chunk: Buffer) => {
-      chunks.push(chunk.toString('latin1'));
-      if (/^RETR /m.test(chunk.toString('latin1'))) retrSent = true;
-      upstream.write(chunk);
-    });
-    let pending = '';
-    let index = 0;
-    const forward = (data: Buffer) => {
-      if (!retrSent) return client.write(data);
-      const part = data.subarray(0, Math.max(0, allowance));
-      allowance -= part.length;
-      if (part.length > 0) client.write(part);
-    };
-    upstream.on('data', (chunk: Buffer) => {
-      if (!options.rewrite) return forward(chunk);
-      pending += chunk.toString('latin1');
-      const end = pending.lastIndexOf('\r\n') + 2;
-      if (end < 2) return;
-      const lines = pending.slice(0, end - 2).split('\r\n');
-      pending = pending.slice(end);
-      forward(Buffer.from(lines.map((line) => `${options.rewrite!(line, index++)}\r\n`).join(''), 'latin1'));
-    });
-  });
-  return track({
-    ...(await listen(server, all)),
-    sent: () => chunks.join(''),
-    chunks: () => chunks,
-    drop: () => all.destroyAll(),
-  });
-}
+/** A relay to Dovecot's plain-text POP3 port (see test/support/readers.ts), closed after the test. */
+const startRelay = async (options: RelayOptions = {}) =>
+  track(await startRelayTo(mailPeers.ports.pop3, options));
 
 /**
  * A line server speaking a script: `greeting` on connect, then `answer(line)` for each line; over
@@ -200,7 +118,7 @@ async function startScriptedServer(
   secure?: { key: string; cert: string },
 ) {
   const received: string[] = [];
-  const all = sockets();
+  const all = socketSet();
   const onConnection = (socket: net.Socket) => {
     all.add(socket);
     socket.write(greeting);
@@ -218,7 +136,7 @@ async function startScriptedServer(
   };
   const server = secure ? tls.createServer(secure, onConnection) : net.createServer(onConnection);
   server.on('tlsClientError', () => undefined);
-  return track({ ...(await listen(server, all)), received });
+  return track({ ...(await listenLocally(server, all)), received });
 }
 
 const nobody = { user: 'ada', address: 'ada@example.test', password: 'correct horse battery' };
@@ -452,7 +370,7 @@ describe('openPop3Reader against Dovecot', () => {
   it('times out within about timeoutMs when the server stalls in the middle of a RETR', async () => {
     const mailbox = await createMailbox();
     await deliver(mailbox, [Buffer.from(`Subject: Long\r\n\r\n${'line of text\r\n'.repeat(20_000)}`)]);
-    const relay = await startRelay({ stallRetrAfter: 30_000 });
+    const relay = await startRelay({ stall: { after: /^RETR /m, bytes: 30_000 } });
     const reader = await open(config(mailbox, { port: relay.port, security: 'none', timeoutMs: 600 }));
 
     const started = Date.now();
@@ -600,11 +518,5 @@ describe('multi-line replies', () => {
     expect(small.push(wire)?.toString()).toBe('+OK next');
     expect(small.body().toString()).toBe('A\r\n.');
     expect(small.overflowed).toBe(true);
-  });
-
-  it('finds the header block', () => {
-    expect(headerBlock(Buffer.from('A: 1\r\nB: 2\r\n\r\nbody')).toString()).toBe('A: 1\r\nB: 2\r\n\r\n');
-    expect(headerBlock(Buffer.from('\r\nbody')).toString()).toBe('\r\n');
-    expect(headerBlock(Buffer.from('A: 1\r\n')).toString()).toBe('A: 1\r\n');
   });
 });

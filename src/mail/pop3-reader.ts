@@ -12,29 +12,20 @@
  * - POP3 has no Sent folder and no IDLE: `appendSent` and `watch` are absent.
  */
 import type net from 'node:net';
-import tls from 'node:tls';
-import { closeSocket, openTcp, ready, timeoutError, LineSocketError } from './line-socket.ts';
-import { tlsOptionsFor } from './net-connect.ts';
+import { closeSocket, createLineReader, openTcp, startTls } from './line-socket.ts';
+import { headerBlock } from './parse.ts';
 import { createPop3Session, isOk, toReaderError, type Pop3Session, type Pop3Stage } from './pop3-session.ts';
 import {
   ReaderError,
+  silentReaderLogger,
   type FetchedMessage,
   type FetchOptions,
   type FetchResult,
   type MailReader,
   type ReaderConfig,
+  type ReaderLogger,
+  type ReaderOptions,
 } from './reader.ts';
-
-export interface Pop3ReaderLogger {
-  debug(...args: unknown[]): void;
-  warn(...args: unknown[]): void;
-}
-
-export interface Pop3ReaderOptions {
-  logger?: Pop3ReaderLogger;
-}
-
-const silent: Pop3ReaderLogger = { debug: () => undefined, warn: () => undefined };
 
 /**
  * Commands in flight at once under PIPELINING: about 3 KB of commands, well within any TCP window,
@@ -50,30 +41,6 @@ const MAX_LISTING_BYTES = 64 * 1_048_576;
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
-
-// ---------------------------------------------------------------------------------------- TLS
-
-/**
- * Node turns a `ca` list into a certificate store of its own for every connection (the system
- * roots plus the extra CA: over a megabyte each), so connections share one context per extra CA,
- * as the IMAP reader's do.
- */
-const secureContexts = new Map<string, tls.SecureContext>();
-const MAX_SECURE_CONTEXTS = 32;
-
-function secureOver(socket: net.Socket, config: ReaderConfig): Promise<tls.TLSSocket> {
-  const { ca, minVersion, ...perConnection } = tlsOptionsFor(config.host, config.ca);
-  const key = config.ca?.toString() ?? '';
-  let secureContext = secureContexts.get(key);
-  if (!secureContext) {
-    secureContext = tls.createSecureContext({ ca, minVersion });
-    if (secureContexts.size >= MAX_SECURE_CONTEXTS)
-      secureContexts.delete(secureContexts.keys().next().value!);
-    secureContexts.set(key, secureContext);
-  }
-  const secure = tls.connect({ socket, host: config.host, ...perConnection, secureContext });
-  return ready(secure, 'secureConnect', config.timeoutMs, 'The TLS handshake');
-}
 
 // ------------------------------------------------------------------------------ multi-line replies
 
@@ -146,138 +113,54 @@ export function createMultilineBody(keepBytes: number) {
 
 type MultilineBody = ReturnType<typeof createMultilineBody>;
 
-/** The header block of a message: up to and with the empty line that ends it (all of it when none). */
-export function headerBlock(raw: Buffer): Buffer {
-  if (raw[0] === LF) return raw.subarray(0, 1);
-  if (raw[0] === CR && raw[1] === LF) return raw.subarray(0, 2);
-  const crlf = raw.indexOf('\r\n\r\n');
-  const lf = raw.indexOf('\n\n');
-  const ends = [crlf < 0 ? -1 : crlf + 4, lf < 0 ? -1 : lf + 2].filter((end) => end > 0);
-  return ends.length === 0 ? raw : raw.subarray(0, Math.min(...ends));
-}
-
 // ------------------------------------------------------------------------------------ connection
 
 /**
- * One connection's bytes: status lines and multi-line bodies read in order from whichever socket
- * is current (the plain one, then TLS after STLS). A timeout or a broken connection ends it: the
- * socket is dropped and every later read or write fails with that error.
+ * One connection's bytes: status lines and multi-line bodies read in order, by the shared line
+ * reader, from whichever socket is current (the plain one, then TLS after STLS). A timeout or a
+ * broken connection ends it: the socket is dropped and every later read or write fails with that
+ * error.
  */
 function createConnection(first: net.Socket, timeoutMs: number) {
   let socket = first;
-  const chunks: Buffer[] = [];
-  let failure: Error | null = null;
-  let wake: (() => void) | null = null;
+  const reader = createLineReader({ timeoutMs, maxLineBytes: MAX_LINE_BYTES });
+  reader.attach(first);
 
-  const notify = () => {
-    const current = wake;
-    wake = null;
-    current?.();
-  };
-  const onData = (chunk: Buffer) => {
-    chunks.push(chunk);
-    notify();
-  };
-  const onError = (error: Error) => {
-    failure ??= error;
-    notify();
-  };
-  const onClose = () => {
-    failure ??= Object.assign(new Error('The server closed the connection'), { code: 'ECONNRESET' });
-    notify();
-  };
-  const listen = (next: net.Socket) => {
-    next.on('data', onData);
-    next.on('error', onError);
-    next.on('close', onClose);
-  };
-  listen(first);
-
-  function fail(error: Error): Error {
-    failure ??= error;
-    socket.destroy();
-    return failure;
-  }
-
-  /** Waits for more bytes by `deadline`; fails at it (dropping the connection) or when the connection broke. */
-  function more(deadline: number): Promise<void> {
-    if (failure) return Promise.reject(failure);
-    // checked here too: a server trickling bytes would otherwise win every race with the timer
-    if (Date.now() >= deadline) return Promise.reject(fail(timeoutError('Waiting for the reply', timeoutMs)));
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          wake = null;
-          reject(fail(timeoutError('Waiting for the reply', timeoutMs)));
-        },
-        Math.max(0, deadline - Date.now()),
-      );
-      wake = () => {
-        clearTimeout(timer);
-        if (chunks.length > 0 || !failure) resolve();
-        else reject(failure);
-      };
-    });
+  /** The first failure ends the connection: the socket is dropped, and it is what reads throw. */
+  async function ending<T>(read: Promise<T>): Promise<T> {
+    try {
+      return await read;
+    } catch (error) {
+      const failure = reader.fail(error as Error);
+      socket.destroy();
+      throw failure;
+    }
   }
 
   return {
     get failure() {
-      return failure;
+      return reader.failure;
     },
     write(data: string): void {
-      if (failure) throw failure;
+      if (reader.failure) throw reader.failure;
       socket.write(data);
     },
     /** The next line, decoded as UTF-8, without its line break. */
-    async readLine(deadline: number): Promise<string> {
-      for (;;) {
-        while (chunks.length > 0) {
-          const head = chunks[0]!;
-          const newline = head.indexOf(LF);
-          if (newline < 0 && chunks.length > 1 && head.length <= MAX_LINE_BYTES) {
-            chunks.splice(0, 2, Buffer.concat([head, chunks[1]!]));
-            continue;
-          }
-          if (newline > MAX_LINE_BYTES || (newline < 0 && head.length > MAX_LINE_BYTES)) {
-            throw fail(
-              new LineSocketError('too_long', `The server sent a line longer than ${MAX_LINE_BYTES} bytes`),
-            );
-          }
-          if (newline < 0) break;
-          const rest = head.subarray(newline + 1);
-          if (rest.length > 0) chunks[0] = rest;
-          else chunks.shift();
-          return head.subarray(0, newline).toString('utf8').replace(/\r$/, '');
-        }
-        await more(deadline);
-      }
-    },
+    readLine: (deadline: number): Promise<string> => ending(reader.readLine(deadline)),
     /** Feeds the bytes after a +OK line to `body` until its terminator, by `deadline`. */
-    async readBody(body: MultilineBody, deadline: number): Promise<void> {
-      for (;;) {
-        while (chunks.length > 0) {
-          const rest = body.push(chunks.shift()!);
-          if (rest) {
-            if (rest.length > 0) chunks.unshift(rest);
-            return;
-          }
-        }
-        await more(deadline);
-      }
-    },
+    readBody: (body: MultilineBody, deadline: number): Promise<void> =>
+      ending(reader.readStream((chunk) => body.push(chunk), deadline)),
     /** Hands the socket over to `upgrade` (STLS), dropping whatever came in plain text after the go-ahead. */
     async upgrade(upgrade: (plain: net.Socket) => Promise<net.Socket>): Promise<void> {
-      socket.off('data', onData);
-      socket.off('close', onClose);
-      chunks.length = 0;
+      reader.detach();
       const secure = await upgrade(socket);
       socket = secure;
-      listen(secure);
+      reader.attach(secure);
     },
     /** Ends the connection, with `farewell` first while it is up; later reads and writes fail. */
     end(farewell: string | null): void {
-      closeSocket(socket, failure ? null : farewell);
-      failure ??= new Error('The POP3 reader is closed');
+      closeSocket(socket, reader.failure ? null : farewell);
+      reader.fail(new Error('The POP3 reader is closed'));
     },
   };
 }
@@ -318,20 +201,19 @@ interface Listing {
   byUidl: Map<string, Listed>;
 }
 
-export async function openPop3Reader(
-  config: ReaderConfig,
-  options: Pop3ReaderOptions = {},
-): Promise<MailReader> {
-  const log = options.logger ?? silent;
+export async function openPop3Reader(config: ReaderConfig, options: ReaderOptions = {}): Promise<MailReader> {
+  const log = options.logger ?? silentReaderLogger;
   const { timeoutMs } = config;
   let stage: Pop3Stage = 'connect';
   let connection: Connection | null = null;
   let session: Pop3Session | null = null;
   try {
-    let socket: net.Socket = await openTcp({ ...config, proxy: null });
+    // the reader connects directly: no proxy
+    const target = { ...config, proxy: null };
+    let socket: net.Socket = await openTcp(target);
     if (config.security === 'tls') {
       stage = 'tls';
-      socket = await secureOver(socket, config);
+      socket = await startTls(socket, target);
     }
     const opened = createConnection(socket, timeoutMs);
     connection = opened;
@@ -348,7 +230,7 @@ export async function openPop3Reader(
       stage = 'tls';
       // A server that does not offer STLS answers -ERR: INCOMING_TLS_FAILED, and no login.
       await session.startTls();
-      await opened.upgrade((plain) => secureOver(plain, config));
+      await opened.upgrade((plain) => startTls(plain, target));
     }
     stage = 'session';
     const { method } = await session.logIn();
@@ -373,7 +255,7 @@ function pop3Reader(
   connection: Connection,
   session: Pop3Session,
   config: ReaderConfig,
-  log: Pop3ReaderLogger,
+  log: ReaderLogger,
 ): MailReader {
   const { timeoutMs } = config;
   const pipelining = session.has('PIPELINING');
@@ -500,7 +382,7 @@ function pop3Reader(
           headersOnly ? MAX_HEADER_BYTES : Math.max(2 * size, size + 1_048_576),
         );
         await connection.readBody(body, deadline);
-        if (headersOnly) return headerBlock(body.body());
+        if (headersOnly) return headerBlock(body.body(), { withEmptyLine: true });
         if (body.overflowed) {
           throw new ReaderError(
             'INCOMING_PROTOCOL_ERROR',

@@ -1,22 +1,29 @@
 /**
- * The one interface every incoming protocol adapter offers (IMAP now; POP3 and JMAP next), so the
+ * The one interface every incoming protocol adapter offers (IMAP, POP3 and JMAP), so the
  * mailbox sync worker reads mail the same way whatever the server speaks. Adapters know no
  * database: the worker stores the cursor they hand back and gives it to them on the next sync.
  */
 import type { Security } from './smtp-types.ts';
 
-export interface ReaderConfig {
+/** Where and as whom to reach an incoming server: what a reader and the "test settings" probe share. */
+export interface IncomingConnection {
   host: string;
   port: number;
   security: Security;
   user: string;
   pass: string;
-  /** Challenge-response only (the password never crosses the wire); SPA_UNAVAILABLE when the server offers none. */
+  /**
+   * Challenge-response only: the password never crosses the wire. If the server offers no
+   * mechanism the adapter speaks: SPA_UNAVAILABLE, never a plain login.
+   */
   spa: boolean;
   /** The bound on connecting, the TLS handshake and each command's complete response. */
   timeoutMs: number;
   /** Extra CA certificates (PEM) to trust besides the system's and NODE_EXTRA_CA_CERTS. */
   ca?: string | Buffer;
+}
+
+export interface ReaderConfig extends IncomingConnection {
   /** The folders to read (IMAP, JMAP); POP3 has one mailbox and ignores it. */
   folders: string[];
   /**
@@ -27,6 +34,19 @@ export interface ReaderConfig {
   /** JMAP: how `pass` is sent: HTTP Basic with `user` (the default), or as a bearer token. */
   authScheme?: 'basic' | 'bearer';
 }
+
+/** Where a reader says what it did (pino's debug and warn fit). */
+export interface ReaderLogger {
+  debug(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+}
+
+export interface ReaderOptions {
+  logger?: ReaderLogger;
+}
+
+/** The logger of a reader given none. */
+export const silentReaderLogger: ReaderLogger = { debug: () => undefined, warn: () => undefined };
 
 export interface FetchOptions {
   /** The most messages one fetch returns; `more` says whether others wait. */

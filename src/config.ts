@@ -39,6 +39,20 @@ export interface Config {
   readonly rawMessageMaxBytes: number;
   /** Where raw incoming messages are kept: a blob store under DATA_DIR, or a table of the database. */
   readonly rawStore: 'data-dir' | 'database';
+  readonly marketing: {
+    /** The platform relay every marketing message goes through (an SMTP URL with its credentials). */
+    relayUrl: string | undefined;
+    /** VERP return paths are bounces+<token>@ this domain. */
+    bounceDomain: string | undefined;
+    /** Where the bounce intake listens (SMTP); unset: no intake in this process. */
+    bounceSmtpPort: number | undefined;
+    /** The intake refuses larger notices. */
+    bounceMaxBytes: number;
+    /** The address people reach this service at, for the one-click unsubscribe link. */
+    publicUrl: string | undefined;
+    quotaHourly: number;
+    quotaDaily: number;
+  };
   /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
   readonly secretKey: string | undefined;
   /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
@@ -82,6 +96,23 @@ const postgresUrl: Parse<string | undefined> = (value) => {
   return value;
 };
 
+const smtpUrl: Parse<string | undefined> = (value) => {
+  if (!/^smtps?:\/\/[^\s/]+(:\d+)?\/?$/.test(value)) {
+    throw new InvalidValue('must be smtp://user:password@host:port or smtps://… (TLS on connect)');
+  }
+  return value;
+};
+const domainName: Parse<string | undefined> = (value) => {
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i.test(value)) {
+    throw new InvalidValue('must be a domain name such as bounces.example.com');
+  }
+  return value.toLowerCase();
+};
+const httpUrl: Parse<string | undefined> = (value) => {
+  if (!/^https?:\/\/[^\s]+$/.test(value)) throw new InvalidValue('must be an http:// or https:// URL');
+  return value.replace(/\/+$/, '');
+};
+
 /** Every environment variable Mailroom reads, with its default. The README lists the same. */
 const variables = {
   PORT: { default: 8080, parse: integer(0, 65535) },
@@ -109,6 +140,13 @@ const variables = {
     default: undefined as 'data-dir' | 'database' | undefined,
     parse: oneOf(['data-dir', 'database'] as const),
   },
+  MAILROOM_RELAY_URL: { default: undefined as string | undefined, parse: smtpUrl, secret: true },
+  MAILROOM_BOUNCE_DOMAIN: { default: undefined as string | undefined, parse: domainName },
+  MAILROOM_BOUNCE_SMTP_PORT: { default: undefined as number | undefined, parse: integer(0, 65535) },
+  MAILROOM_BOUNCE_MAX_BYTES: { default: 1_048_576, parse: integer(1_024, 104_857_600) },
+  MAILROOM_PUBLIC_URL: { default: undefined as string | undefined, parse: httpUrl },
+  MARKETING_QUOTA_HOURLY: { default: 1_000, parse: integer(1, 10_000_000) },
+  MARKETING_QUOTA_DAILY: { default: 10_000, parse: integer(1, 100_000_000) },
   MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
   MAILROOM_SECRET_KEY_PREVIOUS: { default: undefined as string | undefined, parse: text, secret: true },
 } satisfies Record<string, Variable<unknown>>;
@@ -177,6 +215,15 @@ function toConfig(env: Env): Config {
     },
     rawMessageMaxBytes: env.RAW_MESSAGE_MAX_BYTES,
     rawStore: env.RAW_STORE ?? (database.dialect === 'postgres' ? 'database' : 'data-dir'),
+    marketing: {
+      relayUrl: env.MAILROOM_RELAY_URL,
+      bounceDomain: env.MAILROOM_BOUNCE_DOMAIN,
+      bounceSmtpPort: env.MAILROOM_BOUNCE_SMTP_PORT,
+      bounceMaxBytes: env.MAILROOM_BOUNCE_MAX_BYTES,
+      publicUrl: env.MAILROOM_PUBLIC_URL,
+      quotaHourly: env.MARKETING_QUOTA_HOURLY,
+      quotaDaily: env.MARKETING_QUOTA_DAILY,
+    },
     secretKey: env.MAILROOM_SECRET_KEY,
     previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
   });

@@ -99,6 +99,9 @@ export interface AccountsTable {
   incoming_last_error: string | null;
   incoming_last_ok_at: Timestamp | null;
   last_used_at: Timestamp | null;
+  /** Marketing: messages an hour and a day at most (null: the platform's defaults). */
+  quota_hourly: number | null;
+  quota_daily: number | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -130,6 +133,10 @@ export interface ContactsTable {
   owner_id: string | null;
   /** JSON object of custom fields, which sender templates read. */
   fields: string;
+  /** Suppression: marketing mail skips a contact with any of these set. */
+  unsubscribed_at: Timestamp | null;
+  complained_at: Timestamp | null;
+  faulty_at: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -288,6 +295,28 @@ export interface BouncesTable {
   created_at: Timestamp;
 }
 
+export interface DkimKeysTable {
+  domain: string;
+  selector: string;
+  /** PEM, encrypted with the keyring (src/secrets), bound to the domain. */
+  private_key: string;
+  public_key: string;
+  created_at: Timestamp;
+}
+
+export interface BounceNoticesTable {
+  id: string;
+  mail_from: string;
+  rcpt_to: string;
+  message_id: string | null;
+  recipient_id: string | null;
+  /** The notice as received, in the raw store. */
+  raw_key: string;
+  size: number;
+  verdict: string | null;
+  received_at: Timestamp;
+}
+
 export interface Database {
   organisations: OrganisationsTable;
   users: UsersTable;
@@ -308,6 +337,8 @@ export interface Database {
   raw_messages: RawMessagesTable;
   mailbox_syncs: MailboxSyncsTable;
   events: EventsTable;
+  dkim_keys: DkimKeysTable;
+  bounce_notices: BounceNoticesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -6,6 +6,7 @@ import * as messages from './003-messages.ts';
 import * as outboxDue from './004-outbox-due.ts';
 import * as incoming from './005-incoming.ts';
 import * as deleting from './006-deleting.ts';
+import * as marketing from './007-marketing.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -25,6 +26,7 @@ const migrations: Record<string, DialectMigration> = {
   '004-outbox-due': outboxDue,
   '005-incoming': incoming,
   '006-deleting': deleting,
+  '007-marketing': marketing,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -74,6 +74,9 @@ export function createContactsService({ db, now }: { db: Db; now: Clock }) {
         name: input.name ?? null,
         owner_id: input.ownerId ?? null,
         fields: JSON.stringify(input.fields ?? {}),
+        unsubscribed_at: null,
+        complained_at: null,
+        faulty_at: null,
         created_at: timestamp,
         updated_at: timestamp,
       };

@@ -93,7 +93,14 @@ export async function createContainer(config: Config, options: ContainerOptions 
       audit,
       accounts,
       contacts,
-      messages: createMessagesService({ db, now, accounts, contacts, rawStore }),
+      messages: createMessagesService({
+        db,
+        now,
+        accounts,
+        contacts,
+        rawStore,
+        relayConfigured: config.marketing.relayUrl !== undefined,
+      }),
       connectionTests: createConnectionTestService({ accounts, probes: connectionProbes }),
       outbox: createOutboxService({
         db,

@@ -61,6 +61,9 @@ export function findContactsForSending(
       'contacts.email_folded',
       'contacts.name',
       'contacts.fields',
+      'contacts.unsubscribed_at',
+      'contacts.complained_at',
+      'contacts.faulty_at',
       'users.name as owner_name',
     ])
     .where('contacts.org_id', '=', orgId);
@@ -72,4 +75,14 @@ export function findContactsForSending(
     query = query.where('contacts.email_folded', 'in', by.emailsFolded);
   }
   return query.execute();
+}
+
+/** Keeps the first time: a second click changes nothing. */
+export async function markUnsubscribed(db: DbOrTx, contactId: string, now: string): Promise<void> {
+  await db
+    .updateTable('contacts')
+    .set({ unsubscribed_at: now, updated_at: now })
+    .where('id', '=', contactId)
+    .where('unsubscribed_at', 'is', null)
+    .execute();
 }

@@ -10,7 +10,9 @@ import type { Actor } from '../users/users.ts';
 import * as repo from './contacts.repository.ts';
 import {
   foldAddress,
+  suppressionOf,
   type Contact,
+  type Suppression,
   type ContactListQuery,
   type CreateContactInput,
   type UpdateContactInput,
@@ -25,6 +27,10 @@ function toContact(row: Row<'contacts'>): Contact {
     name: row.name,
     ownerId: row.owner_id,
     fields: JSON.parse(row.fields) as Fields,
+    suppressed: suppressionOf(row),
+    unsubscribedAt: row.unsubscribed_at,
+    complainedAt: row.complained_at,
+    faultyAt: row.faulty_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -40,6 +46,7 @@ function emailTaken(email: string): AppError {
 export interface ContactForSending extends SenderContact {
   id: string;
   emailFolded: string;
+  suppressed: Suppression | null;
 }
 
 export type ContactsService = ReturnType<typeof createContactsService>;
@@ -124,6 +131,11 @@ export function createContactsService({ db, now }: { db: Db; now: Clock }) {
       });
     },
 
+    /** One-click unsubscribe: the contact is not mailed from marketing accounts again. */
+    async unsubscribe(contactId: string): Promise<void> {
+      await repo.markUnsubscribed(db, contactId, now().toISOString());
+    },
+
     /** The contacts behind these addresses (or ids), keyed by folded address. */
     async forSending(
       tx: DbOrTx | undefined,
@@ -144,6 +156,7 @@ export function createContactsService({ db, now }: { db: Db; now: Clock }) {
             name: row.name,
             fields: JSON.parse(row.fields) as Fields,
             owner: row.owner_name ? { name: row.owner_name } : null,
+            suppressed: suppressionOf(row),
           },
         ]),
       );

@@ -14,10 +14,30 @@ export const ContactSchema = StrictObject({
   name: Nullable(Type.String()),
   ownerId: Nullable(Id),
   fields: Type.Record(Type.String(), FieldValue),
+  suppressed: Type.Union(
+    [Type.Literal('unsubscribed'), Type.Literal('complained'), Type.Literal('faulty'), Type.Null()],
+    { description: 'why marketing mail skips this contact (own accounts warn but send)' },
+  ),
+  unsubscribedAt: Nullable(Timestamp),
+  complainedAt: Nullable(Timestamp),
+  faultyAt: Nullable(Timestamp),
   createdAt: Timestamp,
   updatedAt: Timestamp,
 });
 export type Contact = Static<typeof ContactSchema>;
+export type Suppression = NonNullable<Contact['suppressed']>;
+
+/** Why marketing mail skips a contact, the strongest reason first; null when it may be mailed. */
+export function suppressionOf(row: {
+  unsubscribed_at: string | null;
+  complained_at: string | null;
+  faulty_at: string | null;
+}): Suppression | null {
+  if (row.complained_at) return 'complained';
+  if (row.unsubscribed_at) return 'unsubscribed';
+  if (row.faulty_at) return 'faulty';
+  return null;
+}
 
 export const CreateContactBody = StrictObject({
   email: Type.String({ minLength: 1, maxLength: 254, format: 'mailbox' }),

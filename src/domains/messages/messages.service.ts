@@ -7,7 +7,7 @@ import { newMessageId } from '../../mail/compose.ts';
 import { toPageWindow, type PageResult } from '../../pagination.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
 import type { ContactsService } from '../contacts/contacts.service.ts';
-import { foldAddress } from '../contacts/contacts.ts';
+import { foldAddress, type Suppression } from '../contacts/contacts.ts';
 import type { Actor } from '../users/users.ts';
 import * as repo from './messages.repository.ts';
 import type { RawStore } from './raw-store.ts';
@@ -79,9 +79,18 @@ export interface MessagesServiceDeps {
   accounts: AccountsService;
   contacts: ContactsService;
   rawStore: RawStore;
+  /** Whether MAILROOM_RELAY_URL is set: marketing accounts send through it and nothing else. */
+  relayConfigured: boolean;
 }
 
-export function createMessagesService({ db, now, accounts, contacts, rawStore }: MessagesServiceDeps) {
+export function createMessagesService({
+  db,
+  now,
+  accounts,
+  contacts,
+  rawStore,
+  relayConfigured,
+}: MessagesServiceDeps) {
   async function toMessages(tx: DbOrTx, rows: Row<'messages'>[]): Promise<Message[]> {
     const ids = rows.map((row) => row.id);
     const [recipients, attachments, placements] = await Promise.all([
@@ -163,7 +172,6 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
     return false;
   }
 
-  /** Inserts one message; its recipients are matched to contacts by id or, failing that, by address. */
   /** The accounts a request sends from, checked once per request however many messages it queues. */
   function accountLookups(tx: DbOrTx, actor: Actor) {
     let defaultId: Promise<string | null> | undefined;
@@ -194,10 +202,10 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
       );
     }
     const account = await lookups.sendable(accountId);
-    if (account.type !== 'own') {
+    if (account.type === 'marketing' && !relayConfigured) {
       throw new AppError(
-        'ACCOUNT_STATE_CONFLICT',
-        'Marketing accounts send through the platform relay, which is not available yet.',
+        'RELAY_NOT_CONFIGURED',
+        'Marketing accounts send through the platform relay, and none is configured (MAILROOM_RELAY_URL).',
       );
     }
     return account;
@@ -215,7 +223,7 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
     input: NewMessageInput,
     idempotencyKey: string | null,
     account: Awaited<ReturnType<typeof accountFor>>,
-    known: Map<string, { id: string }>,
+    known: Map<string, { id: string; suppressed: Suppression | null }>,
   ): PreparedMessage {
     const settings = JSON.parse(account.settings) as { options?: { markOutgoingPrivate?: boolean } };
     const id = newId();
@@ -279,7 +287,15 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
       message,
       recipients,
       attachments,
-      queued: { id, status: 'ready', recipients: recipients.map(toRecipient) },
+      queued: {
+        id,
+        status: 'ready',
+        recipients: recipients.map(toRecipient),
+        suppressed: recipientsOf(input).flatMap(({ address }) => {
+          const reason = known.get(foldAddress(address))?.suppressed;
+          return reason ? [{ address, reason }] : [];
+        }),
+      },
     };
   }
 
@@ -318,7 +334,19 @@ export function createMessagesService({ db, now, accounts, contacts, rawStore }:
 
   async function queued(tx: DbOrTx, actor: Actor, id: string): Promise<Queued> {
     const [message] = await toMessages(tx, [await load(tx, actor, id)]);
-    return { id: message!.id, status: message!.status, recipients: message!.recipients };
+    const cards = await contacts.forSending(tx, actor.orgId, {
+      ids: message!.recipients.flatMap((recipient) => (recipient.contactId ? [recipient.contactId] : [])),
+    });
+    const reasons = new Map([...cards.values()].map((card) => [card.id, card.suppressed]));
+    return {
+      id: message!.id,
+      status: message!.status,
+      recipients: message!.recipients,
+      suppressed: message!.recipients.flatMap(({ address, contactId }) => {
+        const reason = contactId ? reasons.get(contactId) : null;
+        return reason ? [{ address, reason }] : [];
+      }),
+    };
   }
 
   function check(inputs: NewMessageInput[], batch: boolean): void {

@@ -159,6 +159,16 @@ export const QueuedSchema = StrictObject({
   id: Id,
   status: Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] }),
   recipients: Type.Array(RecipientSchema),
+  suppressed: Type.Array(
+    StrictObject({
+      address: Type.String(),
+      reason: Type.Union([Type.Literal('unsubscribed'), Type.Literal('complained'), Type.Literal('faulty')]),
+    }),
+    {
+      description:
+        'recipients whose contact is unsubscribed, complained or faulty: an own account sends anyway (a person chose to), a marketing account skips them',
+    },
+  ),
 });
 export type Queued = Static<typeof QueuedSchema>;
 

@@ -1,6 +1,7 @@
 import { isAppError } from './errors.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
 import { bounceClassifyCommand } from './cli/bounce-classify.ts';
+import { dkimCommand } from './cli/dkim.ts';
 import { migrateCommand } from './cli/migrate.ts';
 import { messageCommand, outboxCommand } from './cli/outbox.ts';
 import { secretsCommand } from './cli/secrets.ts';
@@ -42,6 +43,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           withStore: (work) =>
             withContainer(io, (container) => work(container.services.accounts.secretStore())),
         });
+      case 'dkim':
+        return await dkimCommand(argv.slice(1), io);
       case 'outbox':
         return await outboxCommand(argv.slice(1), io);
       case 'message':

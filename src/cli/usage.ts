@@ -21,6 +21,7 @@ Secrets:
   secrets generate-key  print a new key for MAILROOM_SECRET_KEY
   secrets rotate        re-encrypt every stored secret under the current key (safe to rerun after
                         an interruption; with DATA_DIR/secret.key it also makes the new key)
+  dkim generate --domain D [--selector S]  make or replace a sending domain's DKIM key; prints its TXT record
 
 Bounces:
   bounce classify PATH...

@@ -1,6 +1,7 @@
 import { isAppError } from './errors.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
 import { bounceClassifyCommand } from './cli/bounce-classify.ts';
+import { bounceIntakeCommand } from './cli/bounce-intake.ts';
 import { dkimCommand } from './cli/dkim.ts';
 import { migrateCommand } from './cli/migrate.ts';
 import { messageCommand, outboxCommand } from './cli/outbox.ts';
@@ -20,6 +21,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case 'serve':
       case 'worker':
         return await serveCommand(io, command);
+      case 'bounce-intake':
+        return await bounceIntakeCommand(io);
       case 'migrate':
         return await migrateCommand(io);
       case 'user':

@@ -4,6 +4,7 @@ Roles:
   serve                 the HTTP API and a worker in one process
   worker                the workers only
   migrate               bring the database schema up to date and exit
+  bounce-intake         the SMTP listener for bounce notices alone (MAILROOM_BOUNCE_SMTP_PORT)
 
 Users and access:
   user create --org NAME --email E (--password P | --password-stdin) [--role admin|member] [--name N]

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { AppError } from './errors.ts';
 
@@ -53,6 +54,8 @@ export interface Config {
     quotaHourly: number;
     quotaDaily: number;
   };
+  /** DNS servers for the sending-domain check (`ip` or `ip:port`); undefined: the system's. */
+  readonly dnsServers: readonly string[] | undefined;
   /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
   readonly secretKey: string | undefined;
   /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
@@ -108,6 +111,28 @@ const domainName: Parse<string | undefined> = (value) => {
   }
   return value.toLowerCase();
 };
+/** One DNS server as `Resolver.setServers` takes it: `ip`, `ipv4:port`, `[ipv6]` or `[ipv6]:port`. */
+function isDnsServer(server: string): boolean {
+  if (isIP(server)) return true;
+  const bracketed = /^\[([^\]]+)\](?::(\d{1,5}))?$/.exec(server);
+  const withPort = /^([^:]+):(\d{1,5})$/.exec(server);
+  const [host, port] = bracketed
+    ? [bracketed[1]!, bracketed[2]]
+    : withPort
+      ? [withPort[1]!, withPort[2]]
+      : [];
+  const family = bracketed ? 6 : 4;
+  return (
+    host !== undefined && isIP(host) === family && (port === undefined || (+port >= 1 && +port <= 65535))
+  );
+}
+const dnsServers: Parse<readonly string[] | undefined> = (value) => {
+  const servers = value.split(',').map((server) => server.trim());
+  if (!servers.every(isDnsServer)) {
+    throw new InvalidValue('must be comma-separated IP addresses, each with an optional :port ([ipv6]:port)');
+  }
+  return Object.freeze(servers);
+};
 const httpUrl: Parse<string | undefined> = (value) => {
   if (!/^https?:\/\/[^\s]+$/.test(value)) throw new InvalidValue('must be an http:// or https:// URL');
   return value.replace(/\/+$/, '');
@@ -145,6 +170,7 @@ const variables = {
   MAILROOM_BOUNCE_SMTP_PORT: { default: undefined as number | undefined, parse: integer(0, 65535) },
   MAILROOM_BOUNCE_MAX_BYTES: { default: 1_048_576, parse: integer(1_024, 104_857_600) },
   MAILROOM_PUBLIC_URL: { default: undefined as string | undefined, parse: httpUrl },
+  MAILROOM_DNS_SERVERS: { default: undefined as readonly string[] | undefined, parse: dnsServers },
   MARKETING_QUOTA_HOURLY: { default: 1_000, parse: integer(1, 10_000_000) },
   MARKETING_QUOTA_DAILY: { default: 10_000, parse: integer(1, 100_000_000) },
   MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
@@ -224,6 +250,7 @@ function toConfig(env: Env): Config {
       quotaHourly: env.MARKETING_QUOTA_HOURLY,
       quotaDaily: env.MARKETING_QUOTA_DAILY,
     },
+    dnsServers: env.MAILROOM_DNS_SERVERS,
     secretKey: env.MAILROOM_SECRET_KEY,
     previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
   });

@@ -6,6 +6,7 @@ import type { Db, Dialect } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createAccountsService } from './domains/accounts/accounts.service.ts';
 import { createConnectionTestService } from './domains/accounts/connection-test.service.ts';
+import { createDkimService } from './domains/accounts/dkim.service.ts';
 import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
@@ -13,12 +14,17 @@ import { createContactsService } from './domains/contacts/contacts.service.ts';
 import { createMailboxesService } from './domains/mailboxes/mailboxes.service.ts';
 import { createIncomingService } from './domains/messages/incoming.service.ts';
 import { createMessagesService } from './domains/messages/messages.service.ts';
-import { createDataDirRawStore, createDatabaseRawStore } from './domains/messages/raw-store.ts';
+import {
+  createDataDirRawStore,
+  createDatabaseRawStore,
+  type RawStore,
+} from './domains/messages/raw-store.ts';
 import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createLogger } from './logger.ts';
 import { connectionProbes } from './probes.ts';
+import { verpKeys } from './secrets/derived.ts';
 import { loadKeyring, type Keyring } from './secrets/keyring.ts';
 
 export interface Container {
@@ -38,8 +44,11 @@ export interface Container {
     outbox: ReturnType<typeof createOutboxService>;
     incoming: ReturnType<typeof createIncomingService>;
     mailboxes: ReturnType<typeof createMailboxesService>;
+    dkim: ReturnType<typeof createDkimService>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
   };
+  /** Raw incoming messages and bounce notices (src/domains/messages/raw-store.ts). */
+  rawStore: RawStore;
   /** In-process news that a mailbox is due now ("Sync now"), for a worker in the same process. */
   onMailboxDue(listener: () => void): void;
   close(): Promise<void>;
@@ -76,7 +85,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   }
   const audit = createAuditService({ db, now });
   const accounts = createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit });
-  const contacts = createContactsService({ db, now });
+  const contacts = createContactsService({ db, now, unsubscribeKeys: verpKeys(keyring) });
   const rawStore =
     config.rawStore === 'database' ? createDatabaseRawStore() : createDataDirRawStore(config.dataDir);
   const wakeups = new Set<() => void>();
@@ -115,6 +124,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         contacts,
         rawStore,
       }),
+      dkim: createDkimService({ db, keyring, now }),
       mailboxes: createMailboxesService({
         db,
         now,
@@ -123,6 +133,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         onDue: () => wakeups.forEach((wake) => wake()),
       }),
     },
+    rawStore,
     onMailboxDue: (listener) => wakeups.add(listener),
     async close() {
       rawStore.close?.();

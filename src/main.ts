@@ -43,8 +43,11 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
               dialect: config.database.dialect,
             });
           },
-          withStore: (work) =>
-            withContainer(io, (container) => work(container.services.accounts.secretStore())),
+          // Account passwords and the DKIM keys of sending domains.
+          withStores: (work) =>
+            withContainer(io, (container) =>
+              work([container.services.accounts.secretStore(), container.services.dkim.secretStore()]),
+            ),
         });
       case 'dkim':
         return await dkimCommand(argv.slice(1), io);

@@ -3,11 +3,6 @@ import type { Logger } from 'pino';
 import type { Container } from './container.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
 import { createBounceIntakeService } from './domains/bounces/intake.service.ts';
-import {
-  createDataDirRawStore,
-  createDatabaseRawStore,
-  type RawStore,
-} from './domains/messages/raw-store.ts';
 import { AppError } from './errors.ts';
 import { startBounceIntake, type BounceIntake } from './mail/bounce-intake.ts';
 import { verpKeys } from './secrets/derived.ts';
@@ -18,10 +13,7 @@ import { verpKeys } from './secrets/derived.ts';
  *
  * Returns null when this process runs no intake (MAILROOM_BOUNCE_SMTP_PORT unset).
  */
-export async function startBounceIntakeRole(
-  container: Container,
-  options: { rawStore?: RawStore } = {},
-): Promise<BounceIntake | null> {
+export async function startBounceIntakeRole(container: Container): Promise<BounceIntake | null> {
   const { config, db, now, logger } = container;
   const { bounceSmtpPort, bounceDomain, bounceMaxBytes } = config.marketing;
   if (bounceSmtpPort === undefined) return null;
@@ -34,13 +26,7 @@ export async function startBounceIntakeRole(
       },
     );
   }
-  // The container keeps its raw store to itself; a store of our own reads and writes the same place.
-  const ownStore = options.rawStore
-    ? undefined
-    : config.rawStore === 'database'
-      ? createDatabaseRawStore()
-      : createDataDirRawStore(config.dataDir);
-  const rawStore = options.rawStore ?? ownStore!;
+  const { rawStore } = container;
   const log = logger.child({ role: 'bounce-intake' });
   const service = createBounceIntakeService({
     db,
@@ -50,31 +36,22 @@ export async function startBounceIntakeRole(
     rawStore,
     bounces: createBouncesService({ now }),
   });
-  let intake: BounceIntake;
-  try {
-    intake = await startBounceIntake({
-      port: bounceSmtpPort,
-      host: config.host,
-      bounceDomain,
-      maxBytes: bounceMaxBytes,
-      acceptRecipient: (address) => service.acceptRecipient(address),
-      async onNotice(notice) {
-        const outcome = await service.receive(notice);
-        log.info({ rcptTo: notice.rcptTo, ...outcome }, 'bounce notice stored');
-      },
-      logger: log,
-    });
-  } catch (error) {
-    ownStore?.close?.();
-    throw error;
-  }
+  const intake = await startBounceIntake({
+    port: bounceSmtpPort,
+    host: config.host,
+    bounceDomain,
+    maxBytes: bounceMaxBytes,
+    acceptRecipient: (address) => service.acceptRecipient(address),
+    async onNotice(notice) {
+      const outcome = await service.receive(notice);
+      log.info({ rcptTo: notice.rcptTo, ...outcome }, 'bounce notice stored');
+    },
+    logger: log,
+  });
   log.info({ port: intake.port, host: config.host, bounceDomain }, 'bounce intake listening');
   return {
     port: intake.port,
-    async close() {
-      await intake.close();
-      ownStore?.close?.();
-    },
+    close: () => intake.close(),
   };
 }
 

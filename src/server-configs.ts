@@ -84,3 +84,22 @@ const incomingHealthForError: Record<ReaderErrorCode | IncomingErrorCode, Health
 export function incomingHealthFor(code: ReaderErrorCode | IncomingErrorCode): HealthState {
   return incomingHealthForError[code];
 }
+
+/**
+ * The platform relay (MAILROOM_RELAY_URL) as the SMTP adapter's configuration: smtps:// is TLS on
+ * connect, smtp:// requires STARTTLS; the credentials come from the URL.
+ */
+export function relayConfigFrom(relayUrl: string): SmtpServerConfig {
+  const url = new URL(relayUrl);
+  const tlsOnConnect = url.protocol === 'smtps:';
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : tlsOnConnect ? 465 : 587,
+    security: tlsOnConnect ? 'tls' : 'starttls',
+    auth: url.username
+      ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password), spa: false }
+      : null,
+    proxy: null,
+    timeoutMs: 30_000,
+  };
+}

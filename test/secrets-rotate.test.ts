@@ -38,6 +38,7 @@ describe.each(testDialects)('mailroom secrets rotate on the accounts table, %s',
           },
         },
       );
+      await container.services.dkim.generate('rotate.test');
       return account.id;
     } finally {
       await container.close();
@@ -83,7 +84,8 @@ describe.each(testDialects)('mailroom secrets rotate on the accounts table, %s',
 
     const rotated = await runMailroom(['secrets', 'rotate'], env);
     expect(rotated.code, rotated.stderr).toBe(0);
-    expect(rotated.stdout).toContain('rotated 1 secret(s), 0 already current, 0 unreadable');
+    // The account's passwords and the DKIM key of its sending domain.
+    expect(rotated.stdout).toContain('rotated 2 secret(s), 0 already current, 0 unreadable');
     const keyAfter = fs.readFileSync(keyFile, 'utf8');
     expect(keyAfter).not.toBe(keyBefore);
     expect(keyAfter.trim().split('\n')).toHaveLength(1);
@@ -96,5 +98,13 @@ describe.each(testDialects)('mailroom secrets rotate on the accounts table, %s',
       smtp: 'smtp-rotate-secret',
       incoming: 'imap-rotate-secret',
     });
+    const container = await createContainer(loadConfig({ ...env, LOG_LEVEL: 'silent' }), {
+      logger: createLogger('silent'),
+    });
+    try {
+      expect(await container.services.dkim.signerFor('rotate.test')).toMatchObject({ domain: 'rotate.test' });
+    } finally {
+      await container.close();
+    }
   });
 });

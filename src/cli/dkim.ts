@@ -1,9 +1,5 @@
 import { parseArgs } from 'node:util';
-import {
-  createDkimService,
-  DEFAULT_DKIM_SELECTOR,
-  type GeneratedDkimKey,
-} from '../domains/accounts/dkim.service.ts';
+import { DEFAULT_DKIM_SELECTOR, type GeneratedDkimKey } from '../domains/accounts/dkim.service.ts';
 import { zoneFileLine } from '../mail/dkim.ts';
 import { UsageError, type CliIo } from './io.ts';
 import { withContainer } from './with-container.ts';
@@ -28,8 +24,8 @@ async function generateCommand(args: string[], io: CliIo): Promise<number> {
   });
   if (values.domain === undefined) throw new UsageError('missing --domain');
   const domain = values.domain;
-  const generated = await withContainer(io, ({ db, keyring, now }) =>
-    createDkimService({ db, keyring, now }).generate(domain, values.selector ?? DEFAULT_DKIM_SELECTOR),
+  const generated = await withContainer(io, ({ services }) =>
+    services.dkim.generate(domain, values.selector ?? DEFAULT_DKIM_SELECTOR),
   );
   io.stdout.write(report(generated));
   return 0;

@@ -40,7 +40,7 @@ function setup(env: Record<string, string> = {}) {
     const out: string[] = [];
     const err: string[] = [];
     const io: CliIo = { stdin: new PassThrough(), stdout: collect(out), stderr: collect(err), env };
-    const deps: SecretsCommandDeps = { loadKeyring: load, withStore: (work) => work(through) };
+    const deps: SecretsCommandDeps = { loadKeyring: load, withStores: (work) => work([through]) };
     const code = await secretsCommand(args, io, deps);
     return { code, stdout: out.join(''), stderr: err.join('') };
   }

@@ -17,8 +17,8 @@ import { UsageError, type CliIo } from './io.ts';
 export interface SecretsCommandDeps {
   /** Loads the keyring as the services do (environment, else DATA_DIR/secret.key). Called again after the key file changes. */
   loadKeyring: () => Promise<Keyring>;
-  /** Runs `work` with the store of every encrypted secret, and closes whatever it opened. */
-  withStore: <T>(work: (store: SecretStore) => Promise<T>) => Promise<T>;
+  /** Runs `work` with the stores of every encrypted secret, and closes whatever it opened. */
+  withStores: <T>(work: (stores: SecretStore[]) => Promise<T>) => Promise<T>;
 }
 
 const envSteps =
@@ -72,7 +72,16 @@ async function rotateCommand(io: CliIo, deps: SecretsCommandDeps): Promise<numbe
   }
 
   const current = keyring;
-  const result = await deps.withStore((store) => rotateSecrets(store, current, log));
+  const result = await deps.withStores(async (stores) => {
+    const total: RotationResult = { rotated: 0, alreadyCurrent: 0, unreadable: [] };
+    for (const store of stores) {
+      const part = await rotateSecrets(store, current, log);
+      total.rotated += part.rotated;
+      total.alreadyCurrent += part.alreadyCurrent;
+      total.unreadable.push(...part.unreadable);
+    }
+    return total;
+  });
   io.stdout.write(`${summary(result)}\n`);
 
   if (result.unreadable.length > 0) {

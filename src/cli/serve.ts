@@ -1,5 +1,6 @@
 import { loadConfig } from '../config.ts';
 import { createContainer } from '../container.ts';
+import { startBounceIntakeRole } from '../serve-bounce-intake.ts';
 import { buildServer } from '../http/server.ts';
 import { createWorkerTasks } from '../workers/tasks.ts';
 import { startWorker } from '../workers/runner.ts';
@@ -18,6 +19,7 @@ export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise
   const workers = createWorkerTasks(container);
   const worker = startWorker(workers.tasks, logger);
   if (app) await app.listen({ port: config.port, host: config.host });
+  const bounceIntake = role === 'serve' ? await startBounceIntakeRole(container) : null;
 
   await new Promise<void>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -36,6 +38,7 @@ export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise
   }, config.shutdownTimeoutMs);
   forced.unref();
   await app?.close();
+  await bounceIntake?.close();
   await worker.stop();
   await workers.close();
   await container.close();

@@ -11,6 +11,8 @@ import { accountsRoutes } from '../domains/accounts/accounts.routes.ts';
 import { auditRoutes } from '../domains/audit/audit.routes.ts';
 import { contactsRoutes } from '../domains/contacts/contacts.routes.ts';
 import { messagesRoutes } from '../domains/messages/messages.routes.ts';
+import { unsubscribeRoutes } from '../domains/contacts/unsubscribe.routes.ts';
+import { domainCheckRoutes } from '../domains/accounts/domain-check.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
 import { customFormats } from '../formats.ts';
@@ -112,5 +114,7 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(auditRoutes, { container });
   await app.register(contactsRoutes, { container });
   await app.register(messagesRoutes, { container });
+  await app.register(unsubscribeRoutes, { container });
+  await app.register(domainCheckRoutes, { container });
   return app;
 }

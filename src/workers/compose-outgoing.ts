@@ -14,6 +14,8 @@ export function composeOutgoing(
   attachments: readonly Pick<Row<'message_attachments'>, 'filename' | 'content_type' | 'content'>[],
   sender: AccountSender,
   contact: SenderContact,
+  /** Headers of this transaction only (a marketing recipient's List-Unsubscribe). */
+  extraHeaders: Record<string, string> = {},
 ): Promise<Buffer> {
   const displayName = sender.displayName;
   const headerList = (kind: 'to' | 'cc') =>
@@ -42,7 +44,7 @@ export function composeOutgoing(
       contentType: attachment.content_type,
       content: attachment.content,
     })),
-    headers: JSON.parse(message.headers) as Record<string, string>,
+    headers: { ...(JSON.parse(message.headers) as Record<string, string>), ...extraHeaders },
     messageId: message.message_id_header,
     date: new Date(message.created_at),
   });

@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { Clock } from '../clock.ts';
 import type { Row } from '../db/database.ts';
 import type { AccountSender, AccountsService } from '../domains/accounts/accounts.service.ts';
 import type { SenderContact } from '../domains/accounts/templates.ts';
-import type { ContactsService } from '../domains/contacts/contacts.service.ts';
+import type { ContactForSending, ContactsService } from '../domains/contacts/contacts.service.ts';
 import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
-import type { SmtpSenderPool } from '../mail/smtp-types.ts';
+import type { SmtpSenderPool, SmtpServerConfig } from '../mail/smtp-types.ts';
+import { unsubscribeToken, verpAddress } from '../mail/verp.ts';
 import { outgoingHealthFor, smtpConfigFor } from '../server-configs.ts';
 import { composeOutgoing } from './compose-outgoing.ts';
+import { createQuotaGate } from './quota.ts';
 import type { PeriodicTask } from './runner.ts';
 
 export interface DispatcherDeps {
@@ -20,7 +23,29 @@ export interface DispatcherDeps {
   /** Messages claimed and sent at once by this worker. */
   concurrency: number;
   pollIntervalMs: number;
+  /** How marketing accounts send: through the platform relay only. */
+  marketing: MarketingSending;
+  now: Clock;
 }
+
+export interface MarketingSending {
+  /** The platform relay; null when MAILROOM_RELAY_URL is not set (marketing mail then waits). */
+  relay: SmtpServerConfig | null;
+  /** The VERP return path's domain and signing key; without them the account's address is used. */
+  bounceDomain: string | undefined;
+  verpKey: Buffer;
+  /** Where `POST /u/<token>` is reached, for List-Unsubscribe. */
+  publicUrl: string | undefined;
+  quotaHourly: number;
+  quotaDaily: number;
+  /** Signs a message with its domain's DKIM key, when the domain has one. */
+  sign(domain: string, raw: Buffer): Promise<Buffer>;
+}
+
+/** Every marketing account sends through the one relay: one pool of connections for them all. */
+const RELAY_POOL = 'platform-relay';
+
+const domainOf = (address: string) => address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 
 /** Failures that no retry can fix until a person changes a setting or the password. */
 const pausingErrors: readonly SmtpErrorCode[] = ['SMTP_AUTH_FAILED', 'SPA_UNAVAILABLE'];
@@ -37,13 +62,31 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
   type Loaded =
     Awaited<ReturnType<OutboxService['loadForSending']>> extends Map<string, infer Value> ? Value : never;
 
+  const quota = createQuotaGate({
+    hourly: deps.marketing.quotaHourly,
+    daily: deps.marketing.quotaDaily,
+    sentSince: (accountId, since) => outbox.countSentSince(accountId, since),
+    now: deps.now,
+  });
+
+  /** RFC 8058 one-click unsubscribe: a signed link per recipient, answered by `POST /u/<token>`. */
+  function unsubscribeHeaders(recipientId: string): Record<string, string> {
+    const { publicUrl, verpKey } = deps.marketing;
+    if (!publicUrl) return {};
+    return {
+      'List-Unsubscribe': `<${publicUrl}/u/${unsubscribeToken(recipientId, verpKey)}>`,
+      'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+    };
+  }
+
   async function send(
     message: Row<'messages'>,
     sender: AccountSender | null,
     loaded: Loaded,
   ): Promise<boolean> {
     const log = logger.child({ messageId: message.id, accountId: message.account_id });
-    if (!sender || sender.status !== 'active' || !sender.settings.smtp) {
+    const marketing = sender?.type === 'marketing';
+    if (!sender || sender.status !== 'active' || (!marketing && !sender.settings.smtp)) {
       await outbox.fail(message, owner, {
         code: 'ACCOUNT_NOT_ACTIVE',
         transient: false,
@@ -57,7 +100,12 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       });
       return false;
     }
-    const config = smtpConfigFor(sender);
+    if (marketing && !deps.marketing.relay) {
+      log.warn('marketing mail waits: no platform relay is configured (MAILROOM_RELAY_URL)');
+      await outbox.putBack(message, owner);
+      return false;
+    }
+    const config = marketing ? deps.marketing.relay! : smtpConfigFor(sender);
     if ('missingPassword' in config) {
       await accounts.recordHealth(
         sender.id,
@@ -70,14 +118,35 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     }
 
     const allRecipients = loaded.recipients;
-    const recipients = allRecipients.filter((recipient) => recipient.status === 'pending');
-    const personalised = Boolean(sender.fromNameTemplate || sender.replyToNameTemplate);
-    const cards = personalised
-      ? await contacts.forSending(undefined, sender.orgId, {
-          ids: recipients.flatMap((recipient) => (recipient.contact_id ? [recipient.contact_id] : [])),
-        })
-      : new Map<string, SenderContact & { id: string }>();
+    let recipients = allRecipients.filter((recipient) => recipient.status === 'pending');
+    // Marketing mail goes to each recipient on their own: their own return path and unsubscribe link.
+    const personalised = marketing || Boolean(sender.fromNameTemplate || sender.replyToNameTemplate);
+    const cards =
+      personalised || marketing
+        ? await contacts.forSending(undefined, sender.orgId, {
+            ids: recipients.flatMap((recipient) => (recipient.contact_id ? [recipient.contact_id] : [])),
+          })
+        : new Map<string, ContactForSending>();
     const cardsById = new Map([...cards.values()].map((card) => [card.id, card]));
+    if (marketing) {
+      const suppressed = recipients.flatMap((recipient) => {
+        const reason = recipient.contact_id ? cardsById.get(recipient.contact_id)?.suppressed : null;
+        return reason ? [{ recipientId: recipient.id, status: `skipped_${reason}` as const }] : [];
+      });
+      if (suppressed.length > 0) {
+        await outbox.skipRecipients(allRecipients, suppressed);
+        recipients = recipients.filter((recipient) => recipient.status === 'pending');
+      }
+      if (recipients.length === 0) {
+        await outbox.finish(message, owner, allRecipients, null, false);
+        return false;
+      }
+      const wait = await quota.take(sender.id);
+      if (wait !== null) {
+        await outbox.defer(message, owner, wait);
+        return false;
+      }
+    }
     const groups = personalised ? recipients.map((recipient) => [recipient]) : [recipients];
     // A mail client files what it sends in Sent; the mailbox sync does it where the server has one.
     const fileSentCopy = ['imap', 'jmap'].includes(sender.settings.incoming.protocol);
@@ -87,13 +156,25 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       const contactId = group[0]!.contact_id;
       const card = contactId ? cardsById.get(contactId) : undefined;
       const contact: SenderContact = card ?? { email: group[0]!.address };
-      const raw = await composeOutgoing(message, allRecipients, loaded.attachments, sender, contact);
+      const returnPath =
+        marketing && deps.marketing.bounceDomain
+          ? verpAddress(group[0]!.id, deps.marketing.bounceDomain, deps.marketing.verpKey)
+          : sender.email;
+      let raw = await composeOutgoing(
+        message,
+        allRecipients,
+        loaded.attachments,
+        sender,
+        contact,
+        marketing ? unsubscribeHeaders(group[0]!.id) : {},
+      );
+      if (marketing) raw = await deps.marketing.sign(domainOf(sender.email), raw);
       try {
         const result = await pool.send(
-          sender.id,
+          marketing ? RELAY_POOL : sender.id,
           config,
           {
-            envelope: { from: sender.email, to: group.map((recipient) => recipient.address) },
+            envelope: { from: returnPath, to: group.map((recipient) => recipient.address) },
             raw,
             messageId: message.message_id_header,
           },

@@ -5,6 +5,7 @@ import { openImapReader } from '../mail/imap-reader.ts';
 import { openJmapReader } from '../mail/jmap-reader.ts';
 import { openPop3Reader } from '../mail/pop3-reader.ts';
 import { createMailboxSync } from './mailbox-sync.ts';
+import { marketingSendingFor } from './marketing-sending.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 import type { PeriodicTask } from './runner.ts';
 
@@ -20,6 +21,8 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     logger: logger.child({ task: 'outbox' }),
     concurrency: config.outbox.concurrency,
     pollIntervalMs: config.outbox.pollIntervalMs,
+    marketing: marketingSendingFor(container),
+    now: container.now,
   });
   const mailboxSync = createMailboxSync({
     mailboxes: services.mailboxes,

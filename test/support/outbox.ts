@@ -1,6 +1,7 @@
 import type { Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { SmtpSenderPool } from '../../src/mail/smtp-types.ts';
+import { marketingSendingFor } from '../../src/workers/marketing-sending.ts';
 import { createOutboxDispatcher } from '../../src/workers/outbox-dispatcher.ts';
 
 /** One pass of the real dispatcher, in the test's process, so a test sees its outcome at once. */
@@ -13,6 +14,8 @@ export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promi
     logger: createLogger('silent'),
     concurrency: 4,
     pollIntervalMs: 1000,
+    marketing: marketingSendingFor(container),
+    now: container.now,
   });
   return dispatcher.runOnce(new AbortController().signal);
 }

@@ -86,3 +86,13 @@ export async function markUnsubscribed(db: DbOrTx, contactId: string, now: strin
     .where('unsubscribed_at', 'is', null)
     .execute();
 }
+
+/** The contact a message recipient was filed on, if any. */
+export async function findRecipientContactId(db: DbOrTx, recipientId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('message_recipients')
+    .select('contact_id')
+    .where('id', '=', recipientId)
+    .executeTakeFirst();
+  return row?.contact_id ?? undefined;
+}

@@ -3,6 +3,7 @@ import type { Db, DbOrTx, Row } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
 import { AppError } from '../../errors.ts';
+import { parseUnsubscribeToken } from '../../mail/verp.ts';
 import { toPageWindow, type PageResult } from '../../pagination.ts';
 import type { SenderContact } from '../accounts/templates.ts';
 import { findUserIdsInOrganisation } from '../users/users.repository.ts';
@@ -51,7 +52,16 @@ export interface ContactForSending extends SenderContact {
 
 export type ContactsService = ReturnType<typeof createContactsService>;
 
-export function createContactsService({ db, now }: { db: Db; now: Clock }) {
+export function createContactsService({
+  db,
+  now,
+  unsubscribeKeys,
+}: {
+  db: Db;
+  now: Clock;
+  /** What one-click unsubscribe tokens are signed with (src/mail/verp.ts), newest first. */
+  unsubscribeKeys: readonly Buffer[];
+}) {
   async function checkOwner(tx: DbOrTx, actor: Actor, ownerId: string | null | undefined): Promise<void> {
     if (!ownerId) return;
     if ((await findUserIdsInOrganisation(tx, actor.orgId, [ownerId])).length === 0) {
@@ -131,8 +141,14 @@ export function createContactsService({ db, now }: { db: Db; now: Clock }) {
       });
     },
 
-    /** One-click unsubscribe: the contact is not mailed from marketing accounts again. */
-    async unsubscribe(contactId: string): Promise<void> {
+    /**
+     * One-click unsubscribe (RFC 8058): the token names the message recipient it was sent to, whose
+     * contact is not mailed from marketing accounts again. No login: the signed token is the proof.
+     */
+    async unsubscribeByToken(token: string): Promise<void> {
+      const parsed = parseUnsubscribeToken(token, unsubscribeKeys);
+      const contactId = parsed ? await repo.findRecipientContactId(db, parsed.recipientId) : undefined;
+      if (!contactId) throw new AppError('UNSUBSCRIBE_LINK_INVALID', 'This unsubscribe link is not valid.');
       await repo.markUnsubscribed(db, contactId, now().toISOString());
     },
 

@@ -127,3 +127,13 @@ export async function updateSentCopy(
     .where('id', '=', messageId)
     .execute();
 }
+
+export async function countSentSince(db: DbOrTx, accountId: string, since: Timestamp): Promise<number> {
+  const { count } = await db
+    .selectFrom('messages')
+    .select((eb) => eb.fn.countAll<number | string>().as('count'))
+    .where('account_id', '=', accountId)
+    .where('sent_at', '>=', since)
+    .executeTakeFirstOrThrow();
+  return Number(count);
+}

@@ -158,6 +158,18 @@ export function createOutboxService(deps: {
   ) {
     const accepted = recipients.some((recipient) => recipient.status === 'accepted');
     const lastRefusal = recipients.filter((recipient) => recipient.status === 'rejected').at(-1);
+    if (!accepted && !lastRefusal) {
+      // Every recipient was skipped (suppressed): nothing to send, and nothing went wrong.
+      await repo.updateLeasedMessage(tx, message.id, owner, {
+        status: 'cancelled',
+        error_code: 'ALL_RECIPIENTS_SUPPRESSED',
+        lease_owner: null,
+        lease_until: null,
+        next_attempt_at: null,
+        updated_at: stamp(),
+      });
+      return;
+    }
     await repo.updateLeasedMessage(tx, message.id, owner, {
       status: accepted ? 'sent' : 'error',
       sent_at: accepted ? stamp() : null,
@@ -320,6 +332,37 @@ export function createOutboxService(deps: {
           { data_started_at: null },
         );
       }
+    },
+
+    /** Recipients a marketing send passes over (suppressed contacts), each with why. */
+    async skipRecipients(
+      recipients: Row<'message_recipients'>[],
+      skipped: readonly { recipientId: string; status: `skipped_${string}` }[],
+    ): Promise<void> {
+      await db.transaction().execute(async (tx) => {
+        for (const { recipientId, status } of skipped) {
+          await repo.updateRecipients(tx, [recipientId], { status, updated_at: stamp() });
+          const recipient = recipients.find((row) => row.id === recipientId);
+          if (recipient) recipient.status = status;
+        }
+      });
+    },
+
+    /** Over quota: the message waits as ready until `until`; this attempt does not count. */
+    async defer(message: Row<'messages'>, owner: string, until: Date): Promise<void> {
+      await repo.updateLeasedMessage(db, message.id, owner, {
+        status: 'ready',
+        attempts: Math.max(0, message.attempts - 1),
+        next_attempt_at: until.toISOString(),
+        lease_owner: null,
+        lease_until: null,
+        updated_at: stamp(),
+      });
+    },
+
+    /** Messages of the account sent since then: what its quotas count. */
+    countSentSince(accountId: string, since: string): Promise<number> {
+      return repo.countSentSince(db, accountId, since);
     },
 
     /** Sent messages of an account still to be filed in its Sent folder, oldest first. */

@@ -10,11 +10,13 @@ import { createMailbox, mailPeers, waitForMessage, type Mailbox } from '../../te
 import { verifyDkim } from '../../test/support/dkim.ts';
 import { runOutboxOnce } from '../../test/support/outbox.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
+import { startBounceIntakeRole } from '../serve-bounce-intake.ts';
 import { parseVerpAddress } from '../mail/verp.ts';
 import { verpKeys } from '../secrets/derived.ts';
 
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/** Postfix routes this domain to `mailPeers.ports.bounceIntake`, where the test runs the intake. */
 const bounceDomain = 'bounces.mailroom.test';
 const publicUrl = 'https://mailroom.test';
 
@@ -22,8 +24,9 @@ describe.each(testDialects)('marketing accounts on %s', (dialect) => {
   const testApp = useTestApp(dialect, {
     MAILROOM_RELAY_URL: `smtp://127.0.0.1:${mailPeers.ports.smtp}`,
     MAILROOM_BOUNCE_DOMAIN: bounceDomain,
+    MAILROOM_BOUNCE_SMTP_PORT: String(mailPeers.ports.bounceIntake),
     MAILROOM_PUBLIC_URL: publicUrl,
-    MARKETING_QUOTA_HOURLY: '2',
+    MARKETING_QUOTA_HOURLY: '3',
   });
   let admin: SignedIn;
   let accountId: string;
@@ -134,6 +137,43 @@ describe.each(testDialects)('marketing accounts on %s', (dialect) => {
     });
   });
 
+  it('reads the real DSN of an unknown user at the bounce intake, back to the right message and recipient', async () => {
+    expect(mailPeers.bounceDomain).toBe(bounceDomain);
+    const intake = (await startBounceIntakeRole(testApp.current.container))!;
+    try {
+      const gone = `gone-${Date.now()}-${dialect}@${mailPeers.deadDomain}`;
+      const contact = await api('POST', '/api/contacts', { email: gone });
+      const queued = await queue(gone, 'To nobody');
+      await sendAll();
+      expect((await api('GET', `/api/messages/${queued.id}`)).body.status).toBe('sent');
+      await expect
+        .poll(
+          () =>
+            testApp.current.container.db
+              .selectFrom('bounces')
+              .selectAll()
+              .where('message_id', '=', queued.id as string)
+              .executeTakeFirst(),
+          { timeout: 30_000, interval: 250 },
+        )
+        .toBeDefined();
+      const row = await testApp.current.container.db
+        .selectFrom('bounces')
+        .selectAll()
+        .where('message_id', '=', queued.id as string)
+        .executeTakeFirstOrThrow();
+      expect(row).toMatchObject({
+        source: 'verp',
+        recipient: gone,
+        contact_id: contact.body.id,
+        bounce_type: 'hard',
+      });
+      expect((await api('GET', `/api/contacts/${contact.body.id}`)).body.suppressed).toBe('faulty');
+    } finally {
+      await intake.close();
+    }
+  });
+
   it('skips suppressed recipients and sends to the others', async () => {
     const faulty = await api('POST', '/api/contacts', { email: 'faulty@example.test' });
     await testApp.current.container.db
@@ -160,7 +200,7 @@ describe.each(testDialects)('marketing accounts on %s', (dialect) => {
 
   it('holds mail over the hourly quota back as ready, without failing it', async () => {
     const reader = await createMailbox();
-    // Two went out in the tests above within the hour: the quota of 2 is used up.
+    // Three went out in the tests above within the hour: the quota is used up.
     const held = await queue(reader, 'Over quota');
     await sendAll();
     const message = (await api('GET', `/api/messages/${held.id}`)).body;

@@ -33,6 +33,8 @@
 #                      reload), Dovecot refuses unknown users -> an asynchronous DSN to the sender.
 #                      Local parts starting with "nosuchuser" are refused at RCPT (550 5.1.1).
 #   *@dead.test     -> accepted, then refused by the dead sink -> an asynchronous DSN to the sender.
+#   *@bounces.mailroom.test -> 127.0.0.1:10028, where a test runs Mailroom's bounce intake (VERP
+#                      return paths); while nothing listens there, Postfix keeps the mail queued.
 #   *@cyrus.test    -> Cyrus LMTP (when Cyrus runs); Cyrus refuses unknown users -> a DSN.
 #   anything else   -> accepted only after AUTH, then discarded.
 #
@@ -47,6 +49,7 @@ MP_COMPONENTS=${MP_COMPONENTS:-$ALL_COMPONENTS}
 OFF=${MP_PORT_OFFSET:-0}
 DOMAIN=example.test
 DEAD_DOMAIN=dead.test
+BOUNCE_DOMAIN=bounces.mailroom.test
 CYRUS_DOMAIN=cyrus.test
 # where the cyrus-imapd .deb is unpacked (imapd; see the header)
 CYRUS_OPT=/opt/mailroom-cyrus
@@ -56,7 +59,7 @@ set_ports() {
   P_IMAP=$((10143 + OFF)) P_IMAPS=$((10993 + OFF)) P_POP3=$((10110 + OFF)) P_POP3S=$((10995 + OFF))
   P_LMTP=$((10024 + OFF)) P_AUTH=$((10012 + OFF))
   P_SMTP=$((10025 + OFF)) P_SUBMISSION=$((10587 + OFF)) P_SUBMISSIONS=$((10465 + OFF))
-  P_SINK=$((10026 + OFF)) P_DEAD=$((10027 + OFF)) P_SOCKS=$((11080 + OFF))
+  P_SINK=$((10026 + OFF)) P_DEAD=$((10027 + OFF)) P_BOUNCE=$((10028 + OFF)) P_SOCKS=$((11080 + OFF))
   P_JMAP=$((18080 + OFF)) P_JMAPS=$((18443 + OFF)) P_CYRUS_IMAP=$((11143 + OFF)) P_CYRUS_LMTP=$((11024 + OFF))
 }
 set_ports
@@ -302,7 +305,7 @@ smtputf8_enable = no
 virtual_mailbox_domains = $DOMAIN$(want cyrus && echo ", $CYRUS_DOMAIN")
 virtual_mailbox_maps = regexp:$P/etc/vmailbox.regexp
 virtual_transport = lmtp:inet:127.0.0.1:$P_LMTP
-relay_domains = $DEAD_DOMAIN
+relay_domains = $DEAD_DOMAIN $BOUNCE_DOMAIN
 relay_recipient_maps =
 transport_maps = texthash:$P/etc/transport
 default_transport = discard:external delivery disabled in test relay
@@ -376,6 +379,7 @@ endif
 /@${CYRUS_DOMAIN//./\\.}\$/ OK
 EOF
   echo "$DEAD_DOMAIN smtp:[127.0.0.1]:$P_DEAD" >"$P/etc/transport"
+  echo "$BOUNCE_DOMAIN smtp:[127.0.0.1]:$P_BOUNCE" >>"$P/etc/transport"
   want cyrus && echo "$CYRUS_DOMAIN lmtp:inet:127.0.0.1:$P_CYRUS_LMTP" >>"$P/etc/transport"
   # Postfix re-reads a config file modified within the last second, after a sleep(1), until it is
   # a second old: dated back, the files just written cost no ~2 s at each Postfix start.
@@ -513,6 +517,7 @@ write_state() {
   "host": "127.0.0.1",
   "domain": "$DOMAIN",
   "deadDomain": "$DEAD_DOMAIN",
+  "bounceDomain": "$BOUNCE_DOMAIN",
   "cyrusDomain": "$CYRUS_DOMAIN",
   "caPath": "$R/tls/cert.pem",
   "sinkDir": "$R/sink",
@@ -520,7 +525,7 @@ write_state() {
   "ports": {
     "imap": $P_IMAP, "imaps": $P_IMAPS, "pop3": $P_POP3, "pop3s": $P_POP3S, "lmtp": $P_LMTP, "auth": $P_AUTH,
     "smtp": $P_SMTP, "submission": $P_SUBMISSION, "submissions": $P_SUBMISSIONS,
-    "sink": $P_SINK, "deadSink": $P_DEAD, "socks": $P_SOCKS$(want_in "$1" cyrus && echo ",
+    "sink": $P_SINK, "deadSink": $P_DEAD, "bounceIntake": $P_BOUNCE, "socks": $P_SOCKS$(want_in "$1" cyrus && echo ",
     \"jmap\": $P_JMAP, \"jmaps\": $P_JMAPS, \"cyrusImap\": $P_CYRUS_IMAP, \"cyrusLmtp\": $P_CYRUS_LMTP")
   }
 }

@@ -37,6 +37,8 @@ export interface MailPeerPorts {
   sink: number;
   /** smtp-sink refusing every RCPT with 550 5.1.1: the next hop of `deadDomain` */
   deadSink: number;
+  /** Where Postfix delivers mail for `bounceDomain`: a test runs Mailroom's bounce intake here */
+  bounceIntake: number;
   /** Dante SOCKS5, no auth, CONNECT to 127.0.0.0/8 only */
   socks: number;
   /** Cyrus JMAP over plain HTTP (session `GET /jmap`, API `POST /jmap/`, HTTP Basic); 0 without Cyrus */
@@ -60,6 +62,8 @@ export interface MailPeers {
   domain: 'example.test';
   /** Postfix accepts mail for this domain, its next hop refuses it: a real DSN comes back later */
   deadDomain: 'dead.test';
+  /** Postfix delivers mail for this domain to `ports.bounceIntake` (VERP return paths) */
+  bounceDomain: 'bounces.mailroom.test';
   /** Cyrus's mailboxes: Postfix delivers `*@cyrus.test` into Cyrus */
   cyrusDomain: 'cyrus.test';
   /** The components that run ("dovecot", "postfix", "cyrus", "sink", "dante") */
@@ -114,6 +118,7 @@ interface StateFile {
   host: '127.0.0.1';
   domain: 'example.test';
   deadDomain: 'dead.test';
+  bounceDomain: 'bounces.mailroom.test';
   /** absent in a set started before Cyrus was one of its components */
   cyrusDomain?: 'cyrus.test';
   caPath: string;
@@ -151,6 +156,7 @@ export function readMailPeers(): MailPeers {
       submissions: state.ports.submissions,
       sink: state.ports.sink,
       deadSink: state.ports.deadSink,
+      bounceIntake: state.ports.bounceIntake,
       socks: state.ports.socks,
       jmap: state.ports.jmap ?? 0,
       jmaps: state.ports.jmaps ?? 0,
@@ -161,6 +167,7 @@ export function readMailPeers(): MailPeers {
     ca: fs.readFileSync(state.caPath, 'utf8'),
     domain: state.domain,
     deadDomain: state.deadDomain,
+    bounceDomain: state.bounceDomain,
     cyrusDomain: state.cyrusDomain ?? 'cyrus.test',
     components: (state.components ?? 'dovecot postfix sink dante').split(/\s+/).filter(Boolean),
     sinkDir: state.sinkDir,
@@ -181,6 +188,7 @@ export const mailPeers: MailPeers = Object.defineProperties({} as MailPeers, {
   ca: { get: () => readMailPeers().ca, enumerable: true },
   domain: { get: () => readMailPeers().domain, enumerable: true },
   deadDomain: { get: () => readMailPeers().deadDomain, enumerable: true },
+  bounceDomain: { get: () => readMailPeers().bounceDomain, enumerable: true },
   cyrusDomain: { get: () => readMailPeers().cyrusDomain, enumerable: true },
   components: { get: () => readMailPeers().components, enumerable: true },
   sinkDir: { get: () => readMailPeers().sinkDir, enumerable: true },

@@ -47,6 +47,7 @@ function config(mailbox: Mailbox, overrides: Partial<IncomingServerConfig>): Inc
     spa: false,
     timeoutMs: 5_000,
     proxy: null,
+    ca: mailPeers.ca,
     ...overrides,
   };
 }

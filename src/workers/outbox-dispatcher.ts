@@ -121,12 +121,11 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     let recipients = allRecipients.filter((recipient) => recipient.status === 'pending');
     // Marketing mail goes to each recipient on their own: their own return path and unsubscribe link.
     const personalised = marketing || Boolean(sender.fromNameTemplate || sender.replyToNameTemplate);
-    const cards =
-      personalised || marketing
-        ? await contacts.forSending(undefined, sender.orgId, {
-            ids: recipients.flatMap((recipient) => (recipient.contact_id ? [recipient.contact_id] : [])),
-          })
-        : new Map<string, ContactForSending>();
+    const cards = personalised
+      ? await contacts.forSending(undefined, sender.orgId, {
+          ids: recipients.flatMap((recipient) => (recipient.contact_id ? [recipient.contact_id] : [])),
+        })
+      : new Map<string, ContactForSending>();
     const cardsById = new Map([...cards.values()].map((card) => [card.id, card]));
     if (marketing) {
       const suppressed = recipients.flatMap((recipient) => {

@@ -25,6 +25,7 @@ import { createUsersService } from './domains/users/users.service.ts';
 import { createLogger } from './logger.ts';
 import { connectionProbes } from './probes.ts';
 import { verpKeys } from './secrets/derived.ts';
+import { createDnsResolver, createDomainCheckService } from './domains/accounts/domain-check.service.ts';
 import { loadKeyring, type Keyring } from './secrets/keyring.ts';
 
 export interface Container {
@@ -45,6 +46,8 @@ export interface Container {
     incoming: ReturnType<typeof createIncomingService>;
     mailboxes: ReturnType<typeof createMailboxesService>;
     dkim: ReturnType<typeof createDkimService>;
+    domainCheck: ReturnType<typeof createDomainCheckService>;
+    bounces: ReturnType<typeof createBouncesService>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
   };
   /** Raw incoming messages and bounce notices (src/domains/messages/raw-store.ts). */
@@ -89,6 +92,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const rawStore =
     config.rawStore === 'database' ? createDatabaseRawStore() : createDataDirRawStore(config.dataDir);
   const wakeups = new Set<() => void>();
+  const bounces = createBouncesService({ db, now, keys: verpKeys(keyring), rawStore });
+  const dkim = createDkimService({ db, keyring, now });
   return {
     config,
     logger,
@@ -115,16 +120,25 @@ export async function createContainer(config: Config, options: ContainerOptions 
         db,
         dialect,
         now,
-        bounces: createBouncesService({ now }),
+        bounces,
         settings: config.outbox,
       }),
       incoming: createIncomingService({
         db,
         now,
         contacts,
+        bounces,
         rawStore,
       }),
-      dkim: createDkimService({ db, keyring, now }),
+      dkim,
+      domainCheck: createDomainCheckService({
+        accounts,
+        dkim,
+        resolve: createDnsResolver(config.dnsServers),
+        relayUrl: config.marketing.relayUrl,
+        bounceDomain: config.marketing.bounceDomain,
+      }),
+      bounces,
       mailboxes: createMailboxesService({
         db,
         now,

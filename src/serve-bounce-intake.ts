@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import type { Logger } from 'pino';
 import type { Container } from './container.ts';
-import { createBouncesService } from './domains/bounces/bounces.service.ts';
 import { createBounceIntakeService } from './domains/bounces/intake.service.ts';
 import { AppError } from './errors.ts';
 import { startBounceIntake, type BounceIntake } from './mail/bounce-intake.ts';
@@ -34,7 +33,7 @@ export async function startBounceIntakeRole(container: Container): Promise<Bounc
     keys: verpKeys(container.keyring),
     bounceDomain,
     rawStore,
-    bounces: createBouncesService({ now }),
+    bounces: container.services.bounces,
   });
   const intake = await startBounceIntake({
     port: bounceSmtpPort,

@@ -11,6 +11,9 @@ export type Role = 'admin' | 'member';
 export interface OrganisationsTable {
   id: string;
   name: string;
+  /** This many soft bounces within the window mark a contact faulty. */
+  soft_bounce_limit: ColumnType<number, number | undefined, number>;
+  soft_bounce_window_days: ColumnType<number, number | undefined, number>;
   created_at: Timestamp;
 }
 
@@ -137,8 +140,16 @@ export interface ContactsTable {
   unsubscribed_at: Timestamp | null;
   complained_at: Timestamp | null;
   faulty_at: Timestamp | null;
+  score: ColumnType<number, number | undefined, number>;
+  /** Soft bounces before this do not count (mail from the contact, or a reactivation, resets them). */
+  soft_bounces_since: Timestamp | null;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+export interface ContactTagsTable {
+  contact_id: string;
+  tag: string;
 }
 
 export type MessageStatus = 'ready' | 'sending' | 'sent' | 'error' | 'uncertain' | 'cancelled' | 'received';
@@ -150,6 +161,8 @@ export interface MessagesTable {
   created_by: string | null;
   direction: 'out' | 'in';
   status: MessageStatus;
+  /** Incoming: what the bounce classifier read it as; null for outgoing mail. */
+  mail_kind: ColumnType<MailKind | null, MailKind | null | undefined, MailKind | null>;
   message_id_header: string;
   subject: string;
   text_body: string | null;
@@ -248,7 +261,10 @@ export interface EventsTable {
   created_at: Timestamp;
 }
 
-export type RecipientStatus = 'pending' | 'accepted' | 'rejected' | `skipped_${string}`;
+/** `bounced`: accepted, then a delivery-failure notice came back for it. */
+export type RecipientStatus = 'pending' | 'accepted' | 'rejected' | 'bounced' | `skipped_${string}`;
+
+export type MailKind = 'ordinary' | 'bounce' | 'auto_reply' | 'complaint' | 'delivery_report';
 
 export interface MessageRecipientsTable {
   id: string;
@@ -277,12 +293,23 @@ export interface MessageAttachmentsTable {
   content: Buffer;
 }
 
+export type BounceAction = 'failed' | 'delayed' | 'complained';
+
 export interface BouncesTable {
   id: string;
   org_id: string;
-  /** Where the bounce was learnt: `smtp` (a 5xx at send time), later `mailbox`, `verp`, `webhook`. */
+  /** Where the bounce was learnt: `smtp` (a 5xx at send time), `mailbox`, `verp` (the intake). */
   source: string;
+  /** `failed`, `delayed` (recorded, never counted) or `complained`. */
+  action: ColumnType<BounceAction, BounceAction | undefined, BounceAction>;
+  /** How the original was found: `verp`, `envid`, `message_id`, `address`, `rcpt_reply`; null when it was not. */
+  matched_by: string | null;
   message_id: string | null;
+  recipient_id: string | null;
+  /** The raw notice, in the raw store; null for a reply at send time (its text is the diagnostic). */
+  raw_key: string | null;
+  /** The stored incoming message that carried the notice (mailbox bounces). */
+  notice_message_id: string | null;
   account_id: string | null;
   contact_id: string | null;
   recipient: string;
@@ -329,6 +356,7 @@ export interface Database {
   default_accounts: DefaultAccountsTable;
   audit_log: AuditLogTable;
   contacts: ContactsTable;
+  contact_tags: ContactTagsTable;
   messages: MessagesTable;
   message_recipients: MessageRecipientsTable;
   message_attachments: MessageAttachmentsTable;

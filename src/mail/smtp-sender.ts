@@ -286,6 +286,7 @@ export function createSmtpSenderPool(options?: {
       try {
         const info = await transporter.sendMail({
           envelope: { from: message.envelope.from, to },
+          ...(message.envelopeId && { dsn: { envid: message.envelopeId, ret: 'HDRS' } }),
           raw: message.raw,
           [sendStateKey]: state,
         } as Mail.Options);

@@ -65,6 +65,11 @@ export type SmtpErrorCode =
 export interface OutgoingMessage {
   /** MAIL FROM is the account address (RFC 5321 §4.5.5: delivery reports go there). */
   envelope: { from: string; to: string[] };
+  /**
+   * RFC 3461 ENVID, sent where the server offers DSN (with RET=HDRS, so a bounce returns the
+   * headers only): a DSN quotes it back, which ties the bounce to this message.
+   */
+  envelopeId?: string;
   /** The complete RFC 5322 message (from compose.ts). */
   raw: Buffer;
   messageId: string;

@@ -4,6 +4,7 @@ import type { AccountSender, AccountsService } from '../domains/accounts/account
 import type { MailboxClaim, MailboxesService } from '../domains/mailboxes/mailboxes.service.ts';
 import type { IncomingItem, IncomingService } from '../domains/messages/incoming.service.ts';
 import type { OutboxService } from '../domains/outbox/outbox.service.ts';
+import { classifyMessage } from '../bounces/classify/index.ts';
 import { contentHash, parseMessage } from '../mail/parse.ts';
 import { ReaderError, type FetchResult, type MailReader, type ReaderConfig } from '../mail/reader.ts';
 import { incomingHealthFor, readerConfigFor } from '../server-configs.ts';
@@ -106,7 +107,12 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
       next = batch.more && !signal.aborted ? fetchAfter(batch.cursor) : null;
       const items: IncomingItem[] = [];
       for (const fetched of batch.messages) {
-        items.push({ fetched, parsed: await parseMessage(fetched.raw), hash: contentHash(fetched.raw) });
+        items.push({
+          fetched,
+          parsed: await parseMessage(fetched.raw),
+          hash: contentHash(fetched.raw),
+          verdict: classifyMessage(fetched.raw),
+        });
       }
       const outcome = await incoming.store(
         {

@@ -1,17 +1,15 @@
 import type { Container } from '../container.ts';
 import { signMessage } from '../mail/dkim.ts';
-import { verpKeys } from '../secrets/derived.ts';
 import { relayConfigFrom } from '../server-configs.ts';
 import type { MarketingSending } from './outbox-dispatcher.ts';
 
 /** How this process's dispatcher sends marketing mail, from the configuration and the keyring. */
 export function marketingSendingFor(container: Container): MarketingSending {
-  const { config, keyring, services } = container;
+  const { config, services } = container;
   const { relayUrl, bounceDomain, publicUrl, quotaHourly, quotaDaily } = config.marketing;
   return {
     relay: relayUrl ? relayConfigFrom(relayUrl) : null,
     bounceDomain,
-    verpKey: verpKeys(keyring)[0]!,
     publicUrl,
     quotaHourly,
     quotaDaily,

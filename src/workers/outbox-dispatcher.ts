@@ -8,7 +8,7 @@ import type { ContactForSending, ContactsService } from '../domains/contacts/con
 import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
 import type { SmtpSenderPool, SmtpServerConfig } from '../mail/smtp-types.ts';
-import { unsubscribeToken, verpAddress } from '../mail/verp.ts';
+import { envelopeIdFor, unsubscribeToken, verpAddress } from '../mail/verp.ts';
 import { outgoingHealthFor, smtpConfigFor } from '../server-configs.ts';
 import { composeOutgoing } from './compose-outgoing.ts';
 import { createQuotaGate } from './quota.ts';
@@ -25,15 +25,19 @@ export interface DispatcherDeps {
   pollIntervalMs: number;
   /** How marketing accounts send: through the platform relay only. */
   marketing: MarketingSending;
+  /**
+   * Signs what ties a bounce back to what was sent (src/mail/verp.ts): marketing mail's VERP return
+   * path and unsubscribe link, own-account mail's ENVID.
+   */
+  tokenKey: Buffer;
   now: Clock;
 }
 
 export interface MarketingSending {
   /** The platform relay; null when MAILROOM_RELAY_URL is not set (marketing mail then waits). */
   relay: SmtpServerConfig | null;
-  /** The VERP return path's domain and signing key; without them the account's address is used. */
+  /** The VERP return path's domain; without it the account's address is used. */
   bounceDomain: string | undefined;
-  verpKey: Buffer;
   /** Where `POST /u/<token>` is reached, for List-Unsubscribe. */
   publicUrl: string | undefined;
   quotaHourly: number;
@@ -71,10 +75,10 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
 
   /** RFC 8058 one-click unsubscribe: a signed link per recipient, answered by `POST /u/<token>`. */
   function unsubscribeHeaders(recipientId: string): Record<string, string> {
-    const { publicUrl, verpKey } = deps.marketing;
+    const { publicUrl } = deps.marketing;
     if (!publicUrl) return {};
     return {
-      'List-Unsubscribe': `<${publicUrl}/u/${unsubscribeToken(recipientId, verpKey)}>`,
+      'List-Unsubscribe': `<${publicUrl}/u/${unsubscribeToken(recipientId, deps.tokenKey)}>`,
       'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
     };
   }
@@ -157,7 +161,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       const contact: SenderContact = card ?? { email: group[0]!.address };
       const returnPath =
         marketing && deps.marketing.bounceDomain
-          ? verpAddress(group[0]!.id, deps.marketing.bounceDomain, deps.marketing.verpKey)
+          ? verpAddress(group[0]!.id, deps.marketing.bounceDomain, deps.tokenKey)
           : sender.email;
       let raw = await composeOutgoing(
         message,
@@ -176,6 +180,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
             envelope: { from: returnPath, to: group.map((recipient) => recipient.address) },
             raw,
             messageId: message.message_id_header,
+            ...(!marketing && { envelopeId: envelopeIdFor(message.id, deps.tokenKey) }),
           },
           () => outbox.dataStarted(group.map((recipient) => recipient.id)),
         );

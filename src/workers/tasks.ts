@@ -1,5 +1,6 @@
 import type { Container } from '../container.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
+import { verpKeys } from '../secrets/derived.ts';
 import { housekeepingTask } from './housekeeping.ts';
 import { openImapReader } from '../mail/imap-reader.ts';
 import { openJmapReader } from '../mail/jmap-reader.ts';
@@ -22,6 +23,7 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     concurrency: config.outbox.concurrency,
     pollIntervalMs: config.outbox.pollIntervalMs,
     marketing: marketingSendingFor(container),
+    tokenKey: verpKeys(container.keyring)[0]!,
     now: container.now,
   });
   const mailboxSync = createMailboxSync({

@@ -1,6 +1,7 @@
 import type { Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { SmtpSenderPool } from '../../src/mail/smtp-types.ts';
+import { verpKeys } from '../../src/secrets/derived.ts';
 import { marketingSendingFor } from '../../src/workers/marketing-sending.ts';
 import { createOutboxDispatcher } from '../../src/workers/outbox-dispatcher.ts';
 
@@ -15,6 +16,7 @@ export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promi
     concurrency: 4,
     pollIntervalMs: 1000,
     marketing: marketingSendingFor(container),
+    tokenKey: verpKeys(container.keyring)[0]!,
     now: container.now,
   });
   return dispatcher.runOnce(new AbortController().signal);

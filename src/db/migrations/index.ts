@@ -7,6 +7,7 @@ import * as outboxDue from './004-outbox-due.ts';
 import * as incoming from './005-incoming.ts';
 import * as deleting from './006-deleting.ts';
 import * as marketing from './007-marketing.ts';
+import * as bounces from './008-bounces.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -27,6 +28,7 @@ const migrations: Record<string, DialectMigration> = {
   '005-incoming': incoming,
   '006-deleting': deleting,
   '007-marketing': marketing,
+  '008-bounces': bounces,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -3,7 +3,6 @@ import type { Container } from '../../container.ts';
 import { actorOf } from '../../http/auth.ts';
 import { DomainCheckSchema } from '../../mail/domain-check.ts';
 import { ErrorBody, IdParams } from '../../schemas.ts';
-import { createDnsResolver, createDomainCheckService } from './domain-check.service.ts';
 
 const errors = { '4xx': ErrorBody };
 const tags = ['accounts'];
@@ -12,14 +11,7 @@ export const domainCheckRoutes: FastifyPluginAsyncTypebox<{ container: Container
   app,
   { container },
 ) => {
-  const { config, services } = container;
-  const domainCheck = createDomainCheckService({
-    accounts: services.accounts,
-    dkim: services.dkim,
-    resolve: createDnsResolver(config.dnsServers),
-    relayUrl: config.marketing.relayUrl,
-    bounceDomain: config.marketing.bounceDomain,
-  });
+  const { domainCheck } = container.services;
 
   app.get(
     '/api/accounts/:id/domain-check',

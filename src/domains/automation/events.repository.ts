@@ -1,4 +1,26 @@
 import type { DbOrTx, NewRow } from '../../db/database.ts';
+import { newId } from '../../db/ids.ts';
+import type { EventType } from './events.ts';
+
+/** An event row: its type, the ids it is about (for filtering and timelines), and its payload. */
+export function eventRow(
+  orgId: string,
+  type: EventType,
+  about: { accountId?: string | null; messageId?: string | null; contactId?: string | null },
+  payload: object,
+  at: string,
+): NewRow<'events'> {
+  return {
+    id: newId(),
+    org_id: orgId,
+    type,
+    account_id: about.accountId ?? null,
+    message_id: about.messageId ?? null,
+    contact_id: about.contactId ?? null,
+    payload: JSON.stringify(payload),
+    created_at: at,
+  };
+}
 
 /** Events are written in the transaction of the change they announce, so none is lost or doubled. */
 export async function insertEvents(tx: DbOrTx, rows: NewRow<'events'>[]): Promise<void> {

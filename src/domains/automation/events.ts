@@ -11,4 +11,38 @@ export interface EmailReceivedPayload {
   inReplyToMessageId: string | null;
 }
 
-export type EventType = 'email.received';
+/** What `email.bounced` says: a recipient's delivery failed (delays are recorded, not announced). */
+export interface EmailBouncedPayload {
+  bounceId: string;
+  source: 'smtp' | 'mailbox' | 'verp';
+  messageId: string | null;
+  recipientId: string | null;
+  accountId: string | null;
+  contactId: string | null;
+  recipient: string;
+  bounceType: 'hard' | 'soft' | null;
+  reason: string;
+  status: string | null;
+  diagnostic: string | null;
+}
+
+/** What `contact.faulty` and `contact.complained` say: which contact, and what marked it. */
+export interface ContactMarkedPayload {
+  contactId: string;
+  email: string;
+  cause: 'hard_bounce' | 'soft_bounces' | 'complaint';
+  bounceId: string;
+  /** For soft bounces: how many counted within the window. */
+  softBounces?: number;
+}
+
+/** What `contact.reactivated` says: who undid which marks. */
+export interface ContactReactivatedPayload {
+  contactId: string;
+  email: string;
+  actorId: string | null;
+  cleared: ('faulty' | 'complained')[];
+}
+
+export type EventType =
+  'email.received' | 'email.bounced' | 'contact.faulty' | 'contact.complained' | 'contact.reactivated';

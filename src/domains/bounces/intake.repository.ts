@@ -1,4 +1,4 @@
-import type { DbOrTx, NewRow, Timestamp } from '../../db/database.ts';
+import type { DbOrTx, NewRow } from '../../db/database.ts';
 
 /** The message recipient a VERP token names, with what a bounce record needs of its message. */
 export function findBouncedRecipient(db: DbOrTx, recipientId: string) {
@@ -29,14 +29,4 @@ export function findNotice(db: DbOrTx, rawKey: string, rcptTo: string) {
 
 export async function insertNotice(db: DbOrTx, row: NewRow<'bounce_notices'>): Promise<void> {
   await db.insertInto('bounce_notices').values(row).execute();
-}
-
-/** Marks the contact's address as faulty (a hard bounce), keeping the first time it was. */
-export async function markContactFaulty(db: DbOrTx, contactId: string, at: Timestamp): Promise<void> {
-  await db
-    .updateTable('contacts')
-    .set({ faulty_at: at, updated_at: at })
-    .where('id', '=', contactId)
-    .where('faulty_at', 'is', null)
-    .execute();
 }

@@ -23,7 +23,7 @@ export interface NoticeOutcome {
   noticeId: string;
   /** The classifier's category of the notice. */
   category: BounceVerdict['category'];
-  /** Whether a bounce was recorded (a failure of a recipient the token named). */
+  /** Whether a record was written for the token's recipient: a failure, a delay or a complaint. */
   recorded: boolean;
   bounceType: 'hard' | 'soft' | null;
   /** The same notice was kept already (the MTA sent it again): nothing was written this time. */
@@ -66,9 +66,9 @@ export function createBounceIntakeService(deps: BounceIntakeDeps) {
 
     /**
      * Keeps the notice (raw in the raw store, its row with the verdict) and, when the classifier
-     * reads a failure of the recipient (a delay is not one), records the bounce through the one
-     * write path; a hard one marks the contact's address faulty. Recipient statuses are left as
-     * they are. An auto-reply, a complaint or ordinary mail is kept with its verdict, nothing more.
+     * reads a bounce (failed or delayed) or a complaint, records it for the token's recipient
+     * through the one write path (src/domains/bounces/bounces.service.ts), which marks the contact.
+     * An auto-reply or ordinary mail is kept with its verdict, nothing more.
      */
     async receive(notice: BounceNotice): Promise<NoticeOutcome> {
       const rawKey = sha256hex(notice.raw);
@@ -110,29 +110,24 @@ export function createBounceIntakeService(deps: BounceIntakeDeps) {
           bounceType: null,
           duplicate: false,
         };
-        if (!recipient || verdict.category !== 'bounce') return outcome;
-        // A bounce whose recipients the classifier could not read is still the token's recipient's.
-        const evidence = verdictFor(verdict, recipient.address);
-        if (evidence?.action === 'delayed') return outcome;
-        const bounceType = evidence?.bounceType ?? null;
-        const replyCode = Number(evidence?.replyCode ?? NaN);
-        await bounces.record(tx, {
-          orgId: recipient.orgId,
-          source: 'verp',
-          messageId: recipient.messageId,
-          accountId: recipient.accountId,
-          contactId: recipient.contactId,
-          recipient: recipient.address,
-          reason: evidence?.reason ?? 'undefined',
-          bounceType,
-          status: evidence?.status ?? null,
-          replyCode: Number.isInteger(replyCode) ? replyCode : null,
-          diagnostic: evidence?.diagnostic ?? null,
-          remoteMta: evidence?.remoteMta ?? null,
-        });
-        if (bounceType === 'hard' && recipient.contactId) {
-          await repo.markContactFaulty(tx, recipient.contactId, at);
-        }
+        if (!recipient) return outcome;
+        // A notice whose recipients the classifier could not read is still the token's recipient's.
+        const evidence = verdictFor(verdict, recipient.address) ?? null;
+        const recorded = await bounces.recordForRecipient(
+          tx,
+          {
+            orgId: recipient.orgId,
+            source: 'verp',
+            accountId: recipient.accountId,
+            rawKey,
+            noticeMessageId: null,
+          },
+          recipient.recipientId,
+          verdict,
+          evidence,
+        );
+        if (!recorded) return outcome;
+        const bounceType = verdict.category === 'bounce' ? (evidence?.bounceType ?? null) : null;
         return { ...outcome, recorded: true, bounceType };
       });
     },

@@ -240,7 +240,7 @@ describe.each(testDialects)('the bounce intake on %s', (dialect) => {
     expect(await bouncesOf(otherRecipient.address)).toHaveLength(before.length);
   });
 
-  it('keeps a delay notice as a bounce verdict, but records no bounce: the message may still arrive', async () => {
+  it('records a delay notice as a delay: never counted, the contact stays as it was', async () => {
     const before = await bouncesOf(otherRecipient.address);
     const address = verpAddress(otherRecipient.id, bounceDomain, key);
     expect(await deliver(intake.port, address, delayNotice)).toMatch(/^250 /);
@@ -249,7 +249,17 @@ describe.each(testDialects)('the bounce intake on %s', (dialect) => {
       category: 'bounce',
       recipients: [{ address: 'kept@customer.test', action: 'delayed', status: '4.4.1' }],
     });
-    expect(await bouncesOf(otherRecipient.address)).toHaveLength(before.length);
+    const after = await bouncesOf(otherRecipient.address);
+    expect(after).toHaveLength(before.length + 1);
+    expect(after.find((row) => !before.some((old) => old.id === row.id))).toMatchObject({
+      source: 'verp',
+      action: 'delayed',
+      matched_by: 'verp',
+      recipient_id: otherRecipient.id,
+      bounce_type: null,
+      raw_key: kept!.raw_key,
+    });
+    expect((await contact(otherRecipient.contact_id)).faulty_at).toBeNull();
   });
 
   it('refuses a forged token, a recipient that does not exist and another domain at RCPT (550 5.1.1)', async () => {

@@ -96,3 +96,9 @@ export async function findRecipientContactId(db: DbOrTx, recipientId: string): P
     .executeTakeFirst();
   return row?.contact_id ?? undefined;
 }
+
+/** Soft bounces before `at` stop counting towards the threshold (mail from the contact, a reactivation). */
+export async function resetSoftBounces(db: DbOrTx, contactIds: readonly string[], at: string): Promise<void> {
+  if (contactIds.length === 0) return;
+  await db.updateTable('contacts').set({ soft_bounces_since: at }).where('id', 'in', contactIds).execute();
+}

@@ -94,6 +94,8 @@ export function createContactsService({
         unsubscribed_at: null,
         complained_at: null,
         faulty_at: null,
+        score: 0,
+        soft_bounces_since: null,
         created_at: timestamp,
         updated_at: timestamp,
       };

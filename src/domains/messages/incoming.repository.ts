@@ -99,14 +99,15 @@ export async function insertIncomingRows(
 
 /**
  * The server copies of an account's stored messages that its delivery options say to remove:
- * deleted here (with removeWhenDeleted), every one (leaveOnServer off), or first seen before
- * `seenBefore` (removeAfterDays). Only stored messages have placements: nothing is removed from the
- * server before it is stored here.
+ * deleted here (with removeWhenDeleted), every one (leaveOnServer off), first seen before
+ * `seenBefore` (removeAfterDays), or bounce and complaint notices (deleteBounces), which were
+ * recorded in the transaction that stored them. Only stored messages have placements: nothing is
+ * removed from the server before it is stored here.
  */
 export function findServerRemovals(
   db: DbOrTx,
   accountId: string,
-  rule: { all: boolean; deletedHere: boolean; seenBefore: Timestamp | null },
+  rule: { all: boolean; deletedHere: boolean; seenBefore: Timestamp | null; notices: boolean },
 ) {
   return db
     .selectFrom('message_placements')
@@ -118,6 +119,15 @@ export function findServerRemovals(
       const reasons = [];
       if (rule.deletedHere) reasons.push(eb('deleted_at', 'is not', null));
       if (rule.seenBefore) reasons.push(eb('created_at', '<=', rule.seenBefore));
+      if (rule.notices) {
+        reasons.push(
+          eb(
+            'message_id',
+            'in',
+            eb.selectFrom('messages').select('id').where('mail_kind', 'in', ['bounce', 'complaint']),
+          ),
+        );
+      }
       return reasons.length > 0 ? eb.or(reasons) : eb.lit(false);
     })
     .orderBy('created_at')

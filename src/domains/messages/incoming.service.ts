@@ -2,9 +2,13 @@ import type { Clock } from '../../clock.ts';
 import type { Db, DbOrTx, NewRow, Row } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
+import type { BounceVerdict } from '../../bounces/classify/index.ts';
+import type { MailKind } from '../../db/database.ts';
 import type { FetchedMessage } from '../../mail/reader.ts';
 import type { ParsedMessage, ParseOutcome } from '../../mail/parse.ts';
 import { insertEvents } from '../automation/events.repository.ts';
+import type { BouncesService } from '../bounces/bounces.service.ts';
+import { resetSoftBounces } from '../contacts/contacts.repository.ts';
 import type { EmailReceivedPayload } from '../automation/events.ts';
 import type { ContactsService } from '../contacts/contacts.service.ts';
 import { foldAddress } from '../contacts/contacts.ts';
@@ -17,7 +21,20 @@ export interface IncomingItem {
   parsed: ParseOutcome;
   /** contentHash() of the raw message: with the Message-ID, what makes two copies the same mail. */
   hash: string;
+  /** What the bounce classifier read the raw message as. */
+  verdict: BounceVerdict;
 }
+
+const kindOf: Record<BounceVerdict['category'], MailKind> = {
+  bounce: 'bounce',
+  feedback: 'complaint',
+  autoreply: 'auto_reply',
+  delivered: 'delivery_report',
+  none: 'ordinary',
+};
+
+/** Notices go to the bounce pipeline; everything else is mail from someone, filed as such. */
+const isNotice = (kind: MailKind) => kind === 'bounce' || kind === 'complaint';
 
 export interface ReceivingAccount {
   id: string;
@@ -28,10 +45,12 @@ export interface ReceivingAccount {
 export interface StoreOutcome {
   /** Messages new to the organisation. */
   stored: number;
-  /** Messages new to this account (each emits `email.received`), stored or already known. */
+  /** Messages new to this account, stored or already known; each one that is not a notice emits `email.received`. */
   placed: number;
   /** Copies this account had already: a resync or a crash before the cursor was saved. */
   known: number;
+  /** Bounce and complaint records written from the notices among the new messages. */
+  notices: number;
 }
 
 export type IncomingService = ReturnType<typeof createIncomingService>;
@@ -49,15 +68,19 @@ function headerObject(headers: ParsedMessage['headers']): Record<string, string>
  * Files incoming mail: one stored message per organisation for the same mail, a placement for each
  * account that received it (each with that account's private flag), the contact whose address is
  * in From, the sent or received message it answers, and one `email.received` per placement, all
- * in the transaction that also moves the mailbox's cursor past them.
+ * in the transaction that also moves the mailbox's cursor past them. Bounce and complaint notices
+ * (as the classifier reads them) go to the bounce pipeline instead of `email.received`, once per
+ * organisation however many of its accounts received them; mail from a contact resets its soft
+ * bounce count.
  */
 export function createIncomingService(deps: {
   db: Db;
   now: Clock;
   rawStore: RawStore;
   contacts: ContactsService;
+  bounces: BouncesService;
 }) {
-  const { db, now, rawStore, contacts } = deps;
+  const { db, now, rawStore, contacts, bounces } = deps;
 
   function messageRow(
     account: ReceivingAccount,
@@ -75,6 +98,7 @@ export function createIncomingService(deps: {
       created_by: null,
       direction: 'in',
       status: 'received',
+      mail_kind: kindOf[item.verdict.category],
       message_id_header: message?.messageId ?? '',
       subject: message?.subject ?? '',
       text_body: message?.text ?? null,
@@ -142,11 +166,17 @@ export function createIncomingService(deps: {
     /** What the account's delivery options say to remove from the server now. */
     async serverRemovals(
       accountId: string,
-      options: { leaveOnServer: boolean; removeAfterDays: number | null; removeWhenDeleted: boolean },
+      options: {
+        leaveOnServer: boolean;
+        removeAfterDays: number | null;
+        removeWhenDeleted: boolean;
+        deleteBounces: boolean;
+      },
     ): Promise<{ placementId: string; serverId: string }[]> {
       const rows = await repo.findServerRemovals(db, accountId, {
         all: !options.leaveOnServer,
         deletedHere: options.removeWhenDeleted,
+        notices: options.deleteBounces,
         seenBefore:
           options.removeAfterDays === null
             ? null
@@ -166,7 +196,7 @@ export function createIncomingService(deps: {
     items: readonly IncomingItem[],
     advance: (tx: DbOrTx) => Promise<void>,
   ): Promise<StoreOutcome> {
-    const outcome: StoreOutcome = { stored: 0, placed: 0, known: 0 };
+    const outcome: StoreOutcome = { stored: 0, placed: 0, known: 0, notices: 0 };
     await db.transaction().execute(async (tx) => {
       const timestamp = now().toISOString();
       const existing = await repo.findIncomingByHashes(
@@ -197,7 +227,10 @@ export function createIncomingService(deps: {
       const events: NewRow<'events'>[] = [];
       const seenInBatch = new Map<string, Pick<Row<'messages'>, 'id'>>();
       const raws = new Map<string, Buffer>();
+      const notices: { item: IncomingItem; messageId: string }[] = [];
+      const heardFrom = new Set<string>();
       for (const item of items) {
+        const kind = kindOf[item.verdict.category];
         const messageIdHeader = item.parsed.ok ? (item.parsed.message.messageId ?? '') : '';
         const key = `${messageIdHeader}\n${item.hash}`;
         let target: Pick<Row<'messages'>, 'id'> | undefined = existingByKey.get(key) ?? seenInBatch.get(key);
@@ -218,6 +251,7 @@ export function createIncomingService(deps: {
           newMessages.push(row);
           target = { id: row.id };
           outcome.stored += 1;
+          if (isNotice(kind)) notices.push({ item, messageId: row.id });
         }
         seenInBatch.set(key, target);
         placedAlready.add(target.id);
@@ -231,6 +265,9 @@ export function createIncomingService(deps: {
           contact_id: account.markIncomingPrivate ? null : contactId,
           created_at: timestamp,
         });
+        outcome.placed += 1;
+        if (isNotice(kind)) continue;
+        if (contactId && !account.markIncomingPrivate) heardFrom.add(contactId);
         const payload: EmailReceivedPayload = {
           messageId: target.id,
           accountId: account.id,
@@ -251,13 +288,28 @@ export function createIncomingService(deps: {
           payload: JSON.stringify(payload),
           created_at: timestamp,
         });
-        outcome.placed += 1;
       }
       await rawStore.putAll(
         tx,
         [...raws].map(([key, raw]) => ({ key, raw })),
       );
       await repo.insertIncomingRows(tx, newMessages, placements);
+      // Mail from a contact shows the address works: its soft bounces so far no longer count.
+      await resetSoftBounces(tx, [...heardFrom], timestamp);
+      for (const { item, messageId } of notices) {
+        const recorded = await bounces.recordNotice(
+          tx,
+          {
+            orgId: account.orgId,
+            source: 'mailbox',
+            accountId: account.id,
+            rawKey: item.hash,
+            noticeMessageId: messageId,
+          },
+          item.verdict,
+        );
+        outcome.notices += recorded.length;
+      }
       await insertEvents(tx, events);
       await advance(tx);
     });

@@ -129,7 +129,10 @@ export function createOutboxService(deps: {
         await bounces.record(tx, {
           orgId: message.org_id,
           source: 'smtp',
+          action: 'failed',
+          matchedBy: 'rcpt_reply',
           messageId: message.id,
+          recipientId: recipient.id,
           accountId: message.account_id,
           contactId: recipient.contact_id,
           recipient: recipient.address,
@@ -139,6 +142,8 @@ export function createOutboxService(deps: {
           replyCode: outcome.reply.code,
           diagnostic: outcome.reply.text,
           remoteMta: null,
+          rawKey: null,
+          noticeMessageId: null,
         });
       }
     }

@@ -13,8 +13,7 @@ export async function insertOrganisation(
   db: DbOrTx,
   row: NewRow<'organisations'>,
 ): Promise<Row<'organisations'>> {
-  await db.insertInto('organisations').values(row).execute();
-  return row;
+  return db.insertInto('organisations').values(row).returningAll().executeTakeFirstOrThrow();
 }
 
 /**

@@ -22,6 +22,7 @@ import {
 import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
+import { createOrganisationService } from './domains/users/organisation.service.ts';
 import { createLogger } from './logger.ts';
 import { connectionProbes } from './probes.ts';
 import { verpKeys } from './secrets/derived.ts';
@@ -41,6 +42,7 @@ export interface Container {
     audit: ReturnType<typeof createAuditService>;
     accounts: ReturnType<typeof createAccountsService>;
     contacts: ReturnType<typeof createContactsService>;
+    organisation: ReturnType<typeof createOrganisationService>;
     messages: ReturnType<typeof createMessagesService>;
     outbox: ReturnType<typeof createOutboxService>;
     incoming: ReturnType<typeof createIncomingService>;
@@ -88,11 +90,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
   }
   const audit = createAuditService({ db, now });
   const accounts = createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit });
-  const contacts = createContactsService({ db, now, unsubscribeKeys: verpKeys(keyring) });
+  const contacts = createContactsService({ db, now, audit, unsubscribeKeys: verpKeys(keyring) });
   const rawStore =
     config.rawStore === 'database' ? createDatabaseRawStore() : createDataDirRawStore(config.dataDir);
   const wakeups = new Set<() => void>();
-  const bounces = createBouncesService({ db, now, keys: verpKeys(keyring), rawStore });
+  const messages = createMessagesService({
+    db,
+    now,
+    accounts,
+    contacts,
+    rawStore,
+    relayConfigured: config.marketing.relayUrl !== undefined,
+  });
+  const bounces = createBouncesService({ db, now, keys: verpKeys(keyring), rawStore, messages });
   const dkim = createDkimService({ db, keyring, now });
   return {
     config,
@@ -107,14 +117,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
       audit,
       accounts,
       contacts,
-      messages: createMessagesService({
-        db,
-        now,
-        accounts,
-        contacts,
-        rawStore,
-        relayConfigured: config.marketing.relayUrl !== undefined,
-      }),
+      organisation: createOrganisationService({ db, audit }),
+      messages,
       connectionTests: createConnectionTestService({ accounts, probes: connectionProbes }),
       outbox: createOutboxService({
         db,

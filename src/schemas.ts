@@ -38,3 +38,10 @@ export const ErrorBody = StrictObject({
     ),
   }),
 });
+
+/** A raw message as received, served as message/rfc822. */
+export const RawMessage = Type.Unsafe<Buffer>({
+  type: 'string',
+  format: 'binary',
+  description: 'message/rfc822',
+});

@@ -9,7 +9,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Container } from '../container.ts';
 import { accountsRoutes } from '../domains/accounts/accounts.routes.ts';
 import { auditRoutes } from '../domains/audit/audit.routes.ts';
+import { bouncesRoutes } from '../domains/bounces/bounces.routes.ts';
 import { contactsRoutes } from '../domains/contacts/contacts.routes.ts';
+import { organisationRoutes } from '../domains/users/organisation.routes.ts';
 import { messagesRoutes } from '../domains/messages/messages.routes.ts';
 import { unsubscribeRoutes } from '../domains/contacts/unsubscribe.routes.ts';
 import { domainCheckRoutes } from '../domains/accounts/domain-check.routes.ts';
@@ -116,5 +118,7 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(messagesRoutes, { container });
   await app.register(unsubscribeRoutes, { container });
   await app.register(domainCheckRoutes, { container });
+  await app.register(bouncesRoutes, { container });
+  await app.register(organisationRoutes, { container });
   return app;
 }

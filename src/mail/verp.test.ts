@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../db/ids.ts';
 import { buildKeyring } from '../secrets/keyring.ts';
 import { verpKeys } from '../secrets/derived.ts';
-import { parseUnsubscribeToken, parseVerpAddress, unsubscribeToken, verpAddress } from './verp.ts';
+import {
+  envelopeIdFor,
+  parseEnvelopeId,
+  parseUnsubscribeToken,
+  parseVerpAddress,
+  parseVerpToken,
+  unsubscribeToken,
+  verpAddress,
+} from './verp.ts';
 import { findVerpToken } from '../bounces/classify/verp.ts';
 
 const domain = 'bounces.example.com';
@@ -69,7 +77,7 @@ describe('VERP addresses', () => {
   });
 
   it('refuses to sign what is not a recipient id', () => {
-    expect(() => verpAddress('not-a-uuid', domain, key)).toThrow(/Not a recipient id/);
+    expect(() => verpAddress('not-a-uuid', domain, key)).toThrow(/Not a message or recipient id/);
   });
 });
 
@@ -99,5 +107,27 @@ describe('unsubscribe tokens', () => {
     expect(parseUnsubscribeToken(token, [randomBytes(32)])).toBeNull();
     expect(parseUnsubscribeToken('', [key])).toBeNull();
     expect(parseUnsubscribeToken(`${token}0`, [key])).toBeNull();
+  });
+});
+
+describe('ENVIDs', () => {
+  const key = randomBytes(32);
+  const messageId = newId();
+
+  it('name the message in 48 hex characters, which an RFC 3461 xtext carries as they are', () => {
+    const envelopeId = envelopeIdFor(messageId, key);
+    expect(envelopeId).toMatch(/^[0-9a-f]{48}$/);
+    expect(parseEnvelopeId(` ${envelopeId.toUpperCase()} `, [randomBytes(32), key])).toEqual({ messageId });
+  });
+
+  it('are neither VERP nor unsubscribe tokens, and a forgery or another key is refused', () => {
+    const envelopeId = envelopeIdFor(messageId, key);
+    expect(parseVerpToken(envelopeId, [key])).toBeNull();
+    expect(parseUnsubscribeToken(envelopeId, [key])).toBeNull();
+    expect(parseEnvelopeId(unsubscribeToken(messageId, key), [key])).toBeNull();
+    expect(parseEnvelopeId(envelopeId, [randomBytes(32)])).toBeNull();
+    expect(
+      parseEnvelopeId(`${envelopeId.slice(0, -1)}${envelopeId.endsWith('0') ? '1' : '0'}`, [key]),
+    ).toBeNull();
   });
 });

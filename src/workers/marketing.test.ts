@@ -8,8 +8,7 @@ import { request, signUp, useTestApp, type SignedIn } from '../../test/support/a
 import { testDialects } from '../../test/support/dialects.ts';
 import { createMailbox, mailPeers, waitForMessage, type Mailbox } from '../../test/support/mail-peers.ts';
 import { verifyDkim } from '../../test/support/dkim.ts';
-import { runOutboxOnce } from '../../test/support/outbox.ts';
-import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
+import { sendDueMessages } from '../../test/support/outbox.ts';
 import { startBounceIntakeRole } from '../serve-bounce-intake.ts';
 import { parseVerpAddress } from '../mail/verp.ts';
 import { verpKeys } from '../secrets/derived.ts';
@@ -37,14 +36,7 @@ describe.each(testDialects)('marketing accounts on %s', (dialect) => {
       ...(body !== undefined && { body }),
     });
 
-  async function sendAll(): Promise<void> {
-    const pool = createSmtpSenderPool();
-    try {
-      await runOutboxOnce(testApp.current.container, pool);
-    } finally {
-      await pool.close();
-    }
-  }
+  const sendAll = () => sendDueMessages(testApp.current.container);
 
   beforeAll(async () => {
     admin = await signUp(testApp.current.container, { org: `Marketers ${dialect}`, role: 'admin' });
@@ -164,11 +156,18 @@ describe.each(testDialects)('marketing accounts on %s', (dialect) => {
         .executeTakeFirstOrThrow();
       expect(row).toMatchObject({
         source: 'verp',
+        action: 'failed',
+        matched_by: 'verp',
         recipient: gone,
         contact_id: contact.body.id,
         bounce_type: 'hard',
       });
-      expect((await api('GET', `/api/contacts/${contact.body.id}`)).body.suppressed).toBe('faulty');
+      expect((await api('GET', `/api/contacts/${contact.body.id}`)).body).toMatchObject({
+        status: 'faulty',
+        suppressed: 'faulty',
+      });
+      const message = await api('GET', `/api/messages/${queued.id}`);
+      expect(message.body.recipients[0]).toMatchObject({ address: gone, status: 'bounced' });
     } finally {
       await intake.close();
     }

@@ -1,5 +1,6 @@
 import type { Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
+import { createSmtpSenderPool } from '../../src/mail/smtp-sender.ts';
 import type { SmtpSenderPool } from '../../src/mail/smtp-types.ts';
 import { verpKeys } from '../../src/secrets/derived.ts';
 import { marketingSendingFor } from '../../src/workers/marketing-sending.ts';
@@ -20,4 +21,14 @@ export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promi
     now: container.now,
   });
   return dispatcher.runOnce(new AbortController().signal);
+}
+
+/** One pass of the dispatcher with a pool of its own, closed afterwards: everything due is sent. */
+export async function sendDueMessages(container: Container): Promise<number> {
+  const pool = createSmtpSenderPool();
+  try {
+    return await runOutboxOnce(container, pool);
+  } finally {
+    await pool.close();
+  }
 }

@@ -10,6 +10,7 @@ import { eventRow, insertEvents } from '../automation/events.repository.ts';
 import type { ContactMarkedPayload, EmailBouncedPayload } from '../automation/events.ts';
 import { findContactRowByEmail } from '../contacts/contacts.repository.ts';
 import { foldAddress } from '../contacts/contacts.ts';
+import type { MessagesService } from '../messages/messages.service.ts';
 import type { RawStore } from '../messages/raw-store.ts';
 import type { Actor } from '../users/users.ts';
 import * as repo from './bounces.repository.ts';
@@ -115,8 +116,10 @@ export function createBouncesService(deps: {
   /** verpKeys(keyring): what VERP tokens and ENVIDs are signed with, newest first. */
   keys: readonly Buffer[];
   rawStore: RawStore;
+  /** A notice read from a mailbox is that mailbox's message: whoever may read it may read the notice. */
+  messages: Pick<MessagesService, 'raw'>;
 }) {
-  const { db, now, keys, rawStore } = deps;
+  const { db, now, keys, rawStore, messages } = deps;
 
   async function pick(
     recipients: Awaited<ReturnType<typeof repo.findSentRecipients>>,
@@ -406,6 +409,7 @@ export function createBouncesService(deps: {
     async rawNotice(actor: Actor, id: string): Promise<Buffer> {
       const row = await repo.findBounceRow(db, actor.orgId, id);
       if (!row) throw new AppError('BOUNCE_NOT_FOUND', `No bounce ${id}.`);
+      if (row.notice_message_id) return messages.raw(actor, row.notice_message_id);
       const raw = row.raw_key ? await rawStore.get(db, row.raw_key) : null;
       if (!raw)
         throw new AppError(

@@ -1,5 +1,6 @@
 import type { DbOrTx, NewRow, RowUpdate } from '../../db/database.ts';
 import type { PageWindow } from '../../pagination.ts';
+import type { ContactStatus } from './contacts.ts';
 
 export function findContactRow(db: DbOrTx, orgId: string, id: string) {
   return db
@@ -31,8 +32,38 @@ export async function updateContactRow(
   await db.updateTable('contacts').set(changes).where('id', '=', id).execute();
 }
 
-export async function listContactRows(db: DbOrTx, orgId: string, q: string | undefined, window: PageWindow) {
+export async function listContactRows(
+  db: DbOrTx,
+  orgId: string,
+  filter: { q: string | undefined; status: ContactStatus | undefined; tag: string | undefined },
+  window: PageWindow,
+) {
+  const { q, status, tag } = filter;
   let query = db.selectFrom('contacts').where('org_id', '=', orgId);
+  // The same order of strength as statusOf: complained, unsubscribed, faulty, else active.
+  if (status === 'complained') query = query.where('complained_at', 'is not', null);
+  if (status === 'unsubscribed') {
+    query = query.where('complained_at', 'is', null).where('unsubscribed_at', 'is not', null);
+  }
+  if (status === 'faulty') {
+    query = query
+      .where('complained_at', 'is', null)
+      .where('unsubscribed_at', 'is', null)
+      .where('faulty_at', 'is not', null);
+  }
+  if (status === 'active') {
+    query = query
+      .where('complained_at', 'is', null)
+      .where('unsubscribed_at', 'is', null)
+      .where('faulty_at', 'is', null);
+  }
+  if (tag) {
+    query = query.where(
+      'id',
+      'in',
+      db.selectFrom('contact_tags').select('contact_id').where('tag', '=', tag),
+    );
+  }
   if (q) {
     const pattern = `%${q.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
     query = query.where((eb) =>
@@ -101,4 +132,27 @@ export async function findRecipientContactId(db: DbOrTx, recipientId: string): P
 export async function resetSoftBounces(db: DbOrTx, contactIds: readonly string[], at: string): Promise<void> {
   if (contactIds.length === 0) return;
   await db.updateTable('contacts').set({ soft_bounces_since: at }).where('id', 'in', contactIds).execute();
+}
+
+/** Each contact's tags, in name order. */
+export async function findTags(db: DbOrTx, contactIds: readonly string[]): Promise<Map<string, string[]>> {
+  const tags = new Map<string, string[]>(contactIds.map((id) => [id, []]));
+  if (contactIds.length === 0) return tags;
+  const rows = await db
+    .selectFrom('contact_tags')
+    .select(['contact_id', 'tag'])
+    .where('contact_id', 'in', contactIds)
+    .orderBy('tag')
+    .execute();
+  for (const row of rows) tags.get(row.contact_id)?.push(row.tag);
+  return tags;
+}
+
+export async function replaceTags(db: DbOrTx, contactId: string, tags: readonly string[]): Promise<void> {
+  await db.deleteFrom('contact_tags').where('contact_id', '=', contactId).execute();
+  if (tags.length === 0) return;
+  await db
+    .insertInto('contact_tags')
+    .values(tags.map((tag) => ({ contact_id: contactId, tag })))
+    .execute();
 }

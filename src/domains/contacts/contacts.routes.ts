@@ -60,4 +60,18 @@ export const contactsRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
     async (request) => contacts.update(actorOf(request), request.params.id, request.body),
   );
+
+  app.post(
+    '/api/contacts/:id/reactivate',
+    {
+      schema: {
+        summary:
+          'Undo a wrong faulty or complained mark (an unsubscribe stays); the audit log keeps who did it',
+        tags,
+        params: IdParams,
+        response: { 200: ContactSchema, ...errors },
+      },
+    },
+    async (request) => contacts.reactivate(actorOf(request), request.params.id),
+  );
 };

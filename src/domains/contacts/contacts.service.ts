@@ -9,8 +9,12 @@ import type { SenderContact } from '../accounts/templates.ts';
 import { findUserIdsInOrganisation } from '../users/users.repository.ts';
 import type { Actor } from '../users/users.ts';
 import * as repo from './contacts.repository.ts';
+import type { AuditService } from '../audit/audit.service.ts';
+import { eventRow, insertEvents } from '../automation/events.repository.ts';
+import type { ContactReactivatedPayload } from '../automation/events.ts';
 import {
   foldAddress,
+  statusOf,
   suppressionOf,
   type Contact,
   type Suppression,
@@ -21,12 +25,15 @@ import {
 
 type Fields = Contact['fields'];
 
-function toContact(row: Row<'contacts'>): Contact {
+function toContact(row: Row<'contacts'>, tags: string[]): Contact {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     ownerId: row.owner_id,
+    status: statusOf(row),
+    score: row.score,
+    tags,
     fields: JSON.parse(row.fields) as Fields,
     suppressed: suppressionOf(row),
     unsubscribedAt: row.unsubscribed_at,
@@ -55,10 +62,12 @@ export type ContactsService = ReturnType<typeof createContactsService>;
 export function createContactsService({
   db,
   now,
+  audit,
   unsubscribeKeys,
 }: {
   db: Db;
   now: Clock;
+  audit: AuditService;
   /** What one-click unsubscribe tokens are signed with (src/mail/verp.ts), newest first. */
   unsubscribeKeys: readonly Buffer[];
 }) {
@@ -75,6 +84,10 @@ export function createContactsService({
     const row = await repo.findContactRow(tx, actor.orgId, id);
     if (!row) throw new AppError('CONTACT_NOT_FOUND', `No contact ${id}.`);
     return row;
+  }
+
+  async function withTags(tx: DbOrTx, row: Row<'contacts'>): Promise<Contact> {
+    return toContact(row, (await repo.findTags(tx, [row.id])).get(row.id) ?? []);
   }
 
   return {
@@ -94,28 +107,80 @@ export function createContactsService({
         unsubscribed_at: null,
         complained_at: null,
         faulty_at: null,
-        score: 0,
+        score: input.score ?? 0,
         soft_bounces_since: null,
         created_at: timestamp,
         updated_at: timestamp,
       };
+      const tags = [...(input.tags ?? [])].sort();
       try {
-        await repo.insertContactRow(db, row);
+        await db.transaction().execute(async (tx) => {
+          await repo.insertContactRow(tx, row);
+          await repo.replaceTags(tx, row.id, tags);
+        });
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken(email);
         throw error;
       }
-      return toContact(row);
+      return toContact(row, tags);
     },
 
     async get(actor: Actor, id: string): Promise<Contact> {
-      return toContact(await load(db, actor, id));
+      return withTags(db, await load(db, actor, id));
     },
 
     async list(actor: Actor, query: ContactListQuery): Promise<PageResult<Contact>> {
       const q = query.q ? query.q.trim().toLowerCase() : undefined;
-      const { rows, total } = await repo.listContactRows(db, actor.orgId, q, toPageWindow(query));
-      return { items: rows.map(toContact), total };
+      const { rows, total } = await repo.listContactRows(
+        db,
+        actor.orgId,
+        { q, status: query.status, tag: query.tag },
+        toPageWindow(query),
+      );
+      const tags = await repo.findTags(
+        db,
+        rows.map((row) => row.id),
+      );
+      return { items: rows.map((row) => toContact(row, tags.get(row.id) ?? [])), total };
+    },
+
+    /**
+     * Undoes a wrong mark: faulty and complained are cleared, and soft bounces so far stop counting.
+     * An unsubscribe stays: it was the contact's own choice. The audit log keeps who did it.
+     */
+    async reactivate(actor: Actor, id: string): Promise<Contact> {
+      return db.transaction().execute(async (tx) => {
+        const row = await load(tx, actor, id);
+        const cleared: ContactReactivatedPayload['cleared'] = [];
+        if (row.faulty_at) cleared.push('faulty');
+        if (row.complained_at) cleared.push('complained');
+        if (cleared.length === 0) return withTags(tx, row);
+        const at = now().toISOString();
+        await repo.updateContactRow(tx, id, {
+          faulty_at: null,
+          complained_at: null,
+          soft_bounces_since: at,
+          updated_at: at,
+        });
+        await audit.record(tx, {
+          orgId: actor.orgId,
+          actorId: actor.userId,
+          action: 'contact.reactivated',
+          targetType: 'contact',
+          targetId: id,
+          fields: cleared.map((mark) => (mark === 'faulty' ? 'faultyAt' : 'complainedAt')),
+        });
+        const payload: ContactReactivatedPayload = {
+          contactId: id,
+          email: row.email,
+          actorId: actor.userId,
+          cleared,
+        };
+        await insertEvents(tx, [
+          eventRow(actor.orgId, 'contact.reactivated', { contactId: id }, payload, at),
+        ]);
+        return withTags(tx, await load(tx, actor, id));
+      });
     },
 
     /** Custom fields merge: a key sent as null is removed, the others are kept. */
@@ -136,10 +201,12 @@ export function createContactsService({
           ...(email && { email, email_folded: foldAddress(email) }),
           ...(input.name !== undefined && { name: input.name }),
           ...(input.ownerId !== undefined && { owner_id: input.ownerId }),
+          ...(input.score !== undefined && { score: input.score }),
           ...(input.fields === null ? { fields: '{}' } : { fields: JSON.stringify(fields) }),
           updated_at: now().toISOString(),
         });
-        return toContact(await load(tx, actor, id));
+        if (input.tags) await repo.replaceTags(tx, id, [...input.tags].sort());
+        return withTags(tx, await load(tx, actor, id));
       });
     },
 

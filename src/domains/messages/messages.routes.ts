@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
 import { actorOf } from '../../http/auth.ts';
-import { ErrorBody, Id, IdParams, PageOf, StrictObject } from '../../schemas.ts';
+import { ErrorBody, Id, IdParams, PageOf, RawMessage, StrictObject } from '../../schemas.ts';
 import {
   BatchBody,
   CountSchema,
@@ -94,7 +94,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
         params: IdParams,
         produces: ['message/rfc822'],
         response: {
-          200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'message/rfc822' }),
+          200: RawMessage,
           ...errors,
         },
       },

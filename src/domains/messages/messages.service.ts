@@ -102,6 +102,7 @@ export function createMessagesService({
       id: row.id,
       direction: row.direction,
       status: row.status,
+      kind: row.mail_kind,
       accountId: row.account_id,
       messageId: row.message_id_header,
       subject: row.subject,

@@ -85,7 +85,10 @@ const RecipientSchema = StrictObject({
   address: Type.String(),
   name: Nullable(Type.String()),
   contactId: Nullable(Id),
-  status: Type.String({ description: 'pending, accepted, rejected, or skipped_<why>' }),
+  status: Type.String({
+    description:
+      'pending, accepted, rejected, bounced (accepted, then a failure notice came back), or skipped_<why>',
+  }),
   reply: Nullable(
     StrictObject({ code: Nullable(Type.Integer()), enhanced: Nullable(Type.String()), text: Type.String() }),
   ),
@@ -95,6 +98,18 @@ export const MessageSchema = StrictObject({
   id: Id,
   direction: Type.Union([Type.Literal('out'), Type.Literal('in')]),
   status: Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] }),
+  kind: Nullable(
+    Type.Union(
+      [
+        Type.Literal('ordinary'),
+        Type.Literal('bounce'),
+        Type.Literal('auto_reply'),
+        Type.Literal('complaint'),
+        Type.Literal('delivery_report'),
+      ],
+      { description: 'incoming mail as the bounce classifier read it; null for outgoing mail' },
+    ),
+  ),
   accountId: Nullable(Id),
   messageId: Type.String({ description: 'the Message-ID header' }),
   subject: Type.String(),

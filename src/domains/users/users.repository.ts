@@ -5,6 +5,14 @@ export function findOrganisationById(db: DbOrTx, id: string) {
   return db.selectFrom('organisations').selectAll().where('id', '=', id).executeTakeFirst();
 }
 
+export async function updateOrganisation(
+  db: DbOrTx,
+  id: string,
+  changes: RowUpdate<'organisations'>,
+): Promise<void> {
+  await db.updateTable('organisations').set(changes).where('id', '=', id).execute();
+}
+
 export function findOrganisationByName(db: DbOrTx, name: string) {
   return db.selectFrom('organisations').selectAll().where('name', '=', name).executeTakeFirst();
 }

@@ -390,6 +390,37 @@ describe.each(testDialects)('bounces on %s', (dialect) => {
       expect(await statusOf(id)).toBe('faulty');
     });
 
+    it('files an out-of-office reply as ordinary mail from the contact, which starts the soft count again', async () => {
+      const address = `away-${dialect}@customer.test`;
+      const { id, bounce } = await sentTo(address);
+      await bounce();
+      await bounce();
+      testApp.current.clock.advance(60_000);
+      const autoReply = Buffer.from(
+        [
+          `From: ${address}`,
+          `To: ${salesAddress}`,
+          'Subject: Out of office: Our offer',
+          'Date: Mon, 23 Nov 2026 09:00:00 +0000',
+          `Message-ID: <away.${Date.now()}@customer.test>`,
+          'Auto-Submitted: auto-replied',
+          'Content-Type: text/plain; charset=utf-8',
+          '',
+          'I am away until Monday and will answer then.',
+          '',
+        ].join('\r\n'),
+      );
+      expect(await receive(autoReply)).toMatchObject({ stored: 1, placed: 1, notices: 0 });
+      const received = (await eventsOf(id)).filter((event) => event.type === 'email.received');
+      expect(received).toHaveLength(1);
+      const message = await api('GET', `/api/messages/${JSON.parse(received[0]!.payload).messageId}`);
+      expect(message.body.kind).toBe('auto_reply');
+      testApp.current.clock.advance(60_000);
+      await bounce();
+      await bounce();
+      expect(await statusOf(id)).toBe('active');
+    });
+
     it('marks a contact complained from a feedback report, matched by the returned Message-ID', async () => {
       const address = `angry-${dialect}@customer.test`;
       const id = await contact(address);

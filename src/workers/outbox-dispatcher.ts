@@ -83,6 +83,22 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     };
   }
 
+  /** Outcomes written behind and not yet committed: a pass ends only once they are. */
+  const unwritten = new Set<Promise<void>>();
+  function outcomeWritten(written: Promise<void>, log: Logger): void {
+    const settled = written.then(
+      () => undefined,
+      (error: unknown) => {
+        log.error(
+          { err: error },
+          'the outcome was not recorded; the message turns uncertain when its lease ends',
+        );
+      },
+    );
+    unwritten.add(settled);
+    void settled.finally(() => unwritten.delete(settled));
+  }
+
   async function send(
     message: Row<'messages'>,
     sender: AccountSender | null,
@@ -199,7 +215,12 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
           sender.outgoingState = 'ok';
         }
         if (!personalised) {
-          await outbox.complete(message, owner, allRecipients, outcomes, result.reply, fileSentCopy);
+          // Written behind, with other messages' outcomes in one commit; a failed write leaves the
+          // message `sending` with its DATA noted, which the lease's end turns into `uncertain`.
+          outcomeWritten(
+            outbox.complete(message, owner, allRecipients, outcomes, result.reply, fileSentCopy),
+            log,
+          );
           return true;
         }
         await outbox.recordRecipients(message, allRecipients, outcomes);
@@ -302,6 +323,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       if (claimed.length < room || room < refill) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
+    await outbox.flush();
+    await Promise.all(unwritten);
     await Promise.all([...used].map((accountId) => accounts.markUsed(accountId)));
     return dispatched;
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { groupCommits } from './outbox.service.ts';
+import { batchWrites } from './write-behind.ts';
 
 describe('group commits', () => {
   it('makes the writes asked for at the same moment together, and lets each caller go once it is done', async () => {
@@ -18,5 +19,47 @@ describe('group commits', () => {
     });
     const outcomes = await Promise.allSettled([write(1), write(2)]);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+  });
+});
+
+describe('writes behind', () => {
+  it('lets items that need not hurry wait for the next urgent one, and share its write', async () => {
+    const writes: string[][] = [];
+    const journal = batchWrites<string>(
+      async (items) => {
+        writes.push(items);
+      },
+      { urgent: (item) => item.startsWith('note'), delayMs: 60_000, maxItems: 100 },
+    );
+    const behind = [journal.add('outcome 1'), journal.add('outcome 2')];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual([]);
+    await journal.add('note 3');
+    await Promise.all(behind);
+    expect(writes).toEqual([['outcome 1', 'outcome 2', 'note 3']]);
+  });
+
+  it('writes what waits at once on flush, never two writes at the same time', async () => {
+    const writes: string[][] = [];
+    let running = 0;
+    let overlapped = false;
+    const journal = batchWrites<string>(
+      async (items) => {
+        running += 1;
+        overlapped ||= running > 1;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        writes.push(items);
+        running -= 1;
+      },
+      { urgent: (item) => item === 'urgent', delayMs: 60_000, maxItems: 100 },
+    );
+    void journal.add('urgent');
+    await new Promise((resolve) => setImmediate(resolve));
+    void journal.add('a');
+    void journal.add('urgent');
+    void journal.add('b');
+    await journal.flush();
+    expect(writes).toEqual([['urgent'], ['a', 'urgent', 'b']]);
+    expect(overlapped).toBe(false);
   });
 });

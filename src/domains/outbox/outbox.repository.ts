@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { DbOrTx, Dialect, RowUpdate, Timestamp } from '../../db/database.ts';
 import { pausedOutgoingStates } from '../accounts/accounts.service.ts';
 
@@ -25,19 +26,23 @@ export function claimDueMessages(
     .orderBy('messages.id')
     .limit(limit);
   if (dialect === 'postgres') due = due.forUpdate('messages').skipLocked();
-  return db
-    .updateTable('messages')
-    .set((eb) => ({
-      status: 'sending',
-      lease_owner: owner,
-      lease_until: leaseUntil,
-      attempts: eb('attempts', '+', 1),
-      updated_at: now,
-    }))
-    .where('id', 'in', due)
-    .where('status', '=', 'ready')
-    .returningAll()
-    .execute();
+  return (
+    db
+      .updateTable('messages')
+      .set((eb) => ({
+        status: 'sending',
+        lease_owner: owner,
+        lease_until: leaseUntil,
+        attempts: eb('attempts', '+', 1),
+        updated_at: now,
+      }))
+      .where('id', 'in', due)
+      // `+status` keeps SQLite's planner on the ids from the subquery: on the status index it would
+      // walk every ready message for each claim (a claim cost a millisecond with 2,000 queued).
+      .where(dialect === 'sqlite' ? sql<string>`+status` : sql.ref<string>('status'), '=', 'ready')
+      .returningAll()
+      .execute()
+  );
 }
 
 /** Messages whose worker stopped renewing its lease: the worker died or hung. */
@@ -136,4 +141,114 @@ export async function countSentSince(db: DbOrTx, accountId: string, since: Times
     .where('sent_at', '>=', since)
     .executeTakeFirstOrThrow();
   return Number(count);
+}
+
+/** A message every recipient of which took it with the one reply to the data: the common outcome. */
+export interface SentOutcome {
+  messageId: string;
+  owner: string;
+  recipientIds: readonly string[];
+  reply: { code: number | null; enhanced: string | null; text: string; command: string };
+  sentCopy: 'pending' | null;
+  at: Timestamp;
+}
+
+/**
+ * What a batch of the outbox's journal writes: the notes before DATA, and the messages sent. Each
+ * part is one statement whatever the number of messages, its rows passed as one JSON parameter,
+ * so the SQL text never changes (SQLite keeps it prepared). A message is closed only while this
+ * worker still holds its lease.
+ */
+export interface JournalWrite {
+  dataStarted: readonly string[];
+  sent: readonly SentOutcome[];
+  at: Timestamp;
+}
+
+function journalRows(write: JournalWrite) {
+  return {
+    recipients: JSON.stringify(
+      write.sent.flatMap((outcome) =>
+        outcome.recipientIds.map((id) => ({
+          id,
+          code: outcome.reply.code,
+          enhanced: outcome.reply.enhanced,
+          text: outcome.reply.text,
+          at: outcome.at,
+        })),
+      ),
+    ),
+    messages: JSON.stringify(
+      write.sent.map((outcome) => ({
+        id: outcome.messageId,
+        owner: outcome.owner,
+        code: outcome.reply.code,
+        enhanced: outcome.reply.enhanced,
+        text: outcome.reply.text,
+        command: outcome.reply.command,
+        sent_copy: outcome.sentCopy,
+        at: outcome.at,
+      })),
+    ),
+  };
+}
+
+/**
+ * On PostgreSQL the whole batch is one statement (data-modifying CTEs): one round trip, and atomic
+ * without a transaction around it. On SQLite it is up to three statements; the caller holds the
+ * transaction that makes them one commit.
+ */
+export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<void> {
+  const rows = journalRows(write);
+  if (dialect === 'postgres') {
+    await sql`
+      with noted as (
+        update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
+        where id = any(${write.dataStarted}::text[])
+      ), accepted as (
+        update message_recipients as r
+        set status = 'accepted', reply_code = v.code, reply_enhanced = v.enhanced, reply_text = v.text,
+          data_started_at = null, updated_at = v.at
+        from jsonb_to_recordset(${rows.recipients}::jsonb)
+          as v(id text, code integer, enhanced text, text text, at timestamptz)
+        where r.id = v.id
+      )
+      update messages as m
+      set status = 'sent', sent_at = v.at, sent_copy = v.sent_copy, error_code = null, reply_code = v.code,
+        reply_enhanced = v.enhanced, reply_text = v.text, reply_command = v.command, lease_owner = null,
+        lease_until = null, next_attempt_at = null, updated_at = v.at
+      from jsonb_to_recordset(${rows.messages}::jsonb) as v(id text, owner text, code integer,
+        enhanced text, text text, command text, sent_copy text, at timestamptz)
+      where m.id = v.id and m.status = 'sending' and m.lease_owner = v.owner`.execute(db);
+    return;
+  }
+  if (write.dataStarted.length > 0) {
+    await sql`
+      update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
+      where id in (select value from json_each(${JSON.stringify(write.dataStarted)}))`.execute(db);
+  }
+  if (write.sent.length === 0) return;
+  await sql`
+    update message_recipients
+    set status = 'accepted', reply_code = v.code, reply_enhanced = v.enhanced, reply_text = v.text,
+      data_started_at = null, updated_at = v.at
+    from (
+      select value ->> 'id' as id, value ->> 'code' as code, value ->> 'enhanced' as enhanced,
+        value ->> 'text' as text, value ->> 'at' as at
+      from json_each(${rows.recipients})
+    ) as v
+    where message_recipients.id = v.id`.execute(db);
+  await sql`
+    update messages
+    set status = 'sent', sent_at = v.at, sent_copy = v.sent_copy, error_code = null, reply_code = v.code,
+      reply_enhanced = v.enhanced, reply_text = v.text, reply_command = v.command, lease_owner = null,
+      lease_until = null, next_attempt_at = null, updated_at = v.at
+    from (
+      select value ->> 'id' as id, value ->> 'owner' as owner, value ->> 'code' as code,
+        value ->> 'enhanced' as enhanced, value ->> 'text' as text, value ->> 'command' as command,
+        value ->> 'sent_copy' as sent_copy, value ->> 'at' as at
+      from json_each(${rows.messages})
+    ) as v
+    where messages.id = v.id and +messages.status = 'sending' and messages.lease_owner = v.owner`.execute(db);
+  // (`+status`, as in the claim: the ids lead, not the status index.)
 }

@@ -4,6 +4,7 @@ import type { BouncesService } from '../bounces/bounces.service.ts';
 import { verdictForRcptReply } from '../bounces/bounces.service.ts';
 import { findRecipientRows } from '../messages/messages.repository.ts';
 import * as repo from './outbox.repository.ts';
+import { batchWrites } from './write-behind.ts';
 
 export interface OutboxSettings {
   /** How long a claimed message stays with its worker without a sign of life. */
@@ -56,21 +57,13 @@ function replyColumns(reply: ServerReply | null) {
  * resumes once the write holding its item has committed (or fails with it).
  */
 export function groupCommits<Item>(write: (items: Item[]) => Promise<void>): (item: Item) => Promise<void> {
-  let waiting: { item: Item; resolve: () => void; reject: (error: unknown) => void }[] = [];
-  return (item) =>
-    new Promise<void>((resolve, reject) => {
-      waiting.push({ item, resolve, reject });
-      if (waiting.length > 1) return;
-      setImmediate(() => {
-        const batch = waiting;
-        waiting = [];
-        write(batch.map((entry) => entry.item)).then(
-          () => batch.forEach((entry) => entry.resolve()),
-          (error: unknown) => batch.forEach((entry) => entry.reject(error)),
-        );
-      });
-    });
+  const writes = batchWrites(write, { urgent: () => true, delayMs: 0, maxItems: Infinity });
+  return (item) => writes.add(item);
 }
+
+/** How long a message's outcome may wait for others to share its commit; the dispatcher never waits on it. */
+const OUTCOME_DELAY_MS = 10;
+const OUTCOMES_PER_COMMIT = 256;
 
 export type OutboxService = ReturnType<typeof createOutboxService>;
 
@@ -195,6 +188,53 @@ export function createOutboxService(deps: {
     });
   }
 
+  /** The note before DATA (waited on), or one SMTP transaction's outcome with the message's close. */
+  type JournalItem =
+    | { kind: 'dataStarted'; recipientIds: readonly string[] }
+    | { kind: 'sent'; outcome: repo.SentOutcome }
+    | {
+        kind: 'complete';
+        message: Row<'messages'>;
+        owner: string;
+        recipients: Row<'message_recipients'>[];
+        outcomes: RecipientOutcome[];
+        reply: ServerReply;
+        fileSentCopy: boolean;
+      };
+
+  /**
+   * The outbox's journal, written in batches: notes before DATA (each waited on, so written at the
+   * next turn) and outcomes written behind, several messages to one commit. A crash before an
+   * outcome is written leaves its message `sending` with the note of its DATA, which a takeover
+   * turns into `uncertain`: never sent twice, never lost (ADR 006).
+   */
+  const journal = batchWrites<JournalItem>(
+    async (items) => {
+      const write: repo.JournalWrite = {
+        dataStarted: items.flatMap((item) => (item.kind === 'dataStarted' ? item.recipientIds : [])),
+        sent: items.flatMap((item) => (item.kind === 'sent' ? [item.outcome] : [])),
+        at: stamp(),
+      };
+      const others = items.flatMap((item) => (item.kind === 'complete' ? [item] : []));
+      if (dialect === 'postgres' && others.length === 0) {
+        await repo.writeJournal(db, dialect, write);
+        return;
+      }
+      await db.transaction().execute(async (tx) => {
+        await repo.writeJournal(tx, dialect, write);
+        for (const item of others) {
+          await recordOutcomes(tx, item.message, item.recipients, item.outcomes);
+          await close(tx, item.message, item.owner, item.recipients, item.reply, item.fileSentCopy);
+        }
+      });
+    },
+    {
+      urgent: (item) => item.kind === 'dataStarted',
+      delayMs: OUTCOME_DELAY_MS,
+      maxItems: OUTCOMES_PER_COMMIT,
+    },
+  );
+
   /**
    * What sending a handful of claimed messages needs, in two queries: every recipient (the
    * headers name them all) and the attachments.
@@ -247,14 +287,13 @@ export function createOutboxService(deps: {
 
     claim(owner: string, limit: number): Promise<Row<'messages'>[]> {
       const current = now();
-      return db.transaction().execute((tx) =>
-        repo.claimDueMessages(tx, dialect, {
-          owner,
-          now: current.toISOString(),
-          leaseUntil: new Date(current.getTime() + settings.leaseMs).toISOString(),
-          limit,
-        }),
-      );
+      // One statement, atomic on its own: no transaction around it (on PostgreSQL, two round trips fewer).
+      return repo.claimDueMessages(db, dialect, {
+        owner,
+        now: current.toISOString(),
+        leaseUntil: new Date(current.getTime() + settings.leaseMs).toISOString(),
+        limit,
+      });
     },
 
     async renewLease(messageId: string, owner: string): Promise<boolean> {
@@ -267,9 +306,9 @@ export function createOutboxService(deps: {
      * Durably noted before the first byte of the message goes out (after the server's 354). Marks
      * asked for at the same moment share one statement and one commit.
      */
-    dataStarted: groupCommits<readonly string[]>(async (batches) => {
-      await repo.updateRecipients(db, batches.flat(), { data_started_at: stamp(), updated_at: stamp() });
-    }),
+    dataStarted(recipientIds: readonly string[]): Promise<void> {
+      return journal.add({ kind: 'dataStarted', recipientIds });
+    },
 
     loadForSending,
 
@@ -285,8 +324,12 @@ export function createOutboxService(deps: {
       await db.transaction().execute((tx) => recordOutcomes(tx, message, recipients, outcomes));
     },
 
-    /** One transaction's outcome and the message's close together: the common, unpersonalised case. */
-    async complete(
+    /**
+     * One transaction's outcome and the message's close together: the common, unpersonalised case.
+     * Written behind: it resolves once committed, in a batch with others, and nothing need wait
+     * for it but a worker about to stop (`flush`).
+     */
+    complete(
       message: Row<'messages'>,
       owner: string,
       recipients: Row<'message_recipients'>[],
@@ -294,10 +337,36 @@ export function createOutboxService(deps: {
       reply: ServerReply,
       fileSentCopy: boolean,
     ): Promise<void> {
-      await db.transaction().execute(async (tx) => {
-        await recordOutcomes(tx, message, recipients, outcomes);
-        await close(tx, message, owner, recipients, reply, fileSentCopy);
+      const plain =
+        outcomes.length > 0 && outcomes.every((outcome) => outcome.accepted && outcome.reply === reply);
+      if (!plain) {
+        return journal.add({ kind: 'complete', message, owner, recipients, outcomes, reply, fileSentCopy });
+      }
+      for (const outcome of outcomes) {
+        const recipient = recipients.find((row) => row.id === outcome.recipientId);
+        if (recipient) recipient.status = 'accepted';
+      }
+      return journal.add({
+        kind: 'sent',
+        outcome: {
+          messageId: message.id,
+          owner,
+          recipientIds: outcomes.map((outcome) => outcome.recipientId),
+          reply: {
+            code: reply.code,
+            enhanced: reply.enhanced,
+            text: reply.text,
+            command: reply.command ?? 'DATA',
+          },
+          sentCopy: fileSentCopy ? 'pending' : null,
+          at: stamp(),
+        },
       });
+    },
+
+    /** Resolves once every journal write asked for so far has ended: before a worker stops. */
+    flush(): Promise<void> {
+      return journal.flush();
     },
 
     async finish(

@@ -195,7 +195,8 @@ function journalRows(write: JournalWrite) {
 
 /**
  * On PostgreSQL the whole batch is one statement (data-modifying CTEs): one round trip, and atomic
- * without a transaction around it. On SQLite it is up to three statements; the caller holds the
+ * without a transaction around it. The ids are also given as arrays: the planner guesses a hundred
+ * rows for a JSON record set and would otherwise scan the whole table for them. On SQLite it is up to three statements; the caller holds the
  * transaction that makes them one commit.
  */
 export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<void> {
@@ -211,7 +212,7 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
           data_started_at = null, updated_at = v.at
         from jsonb_to_recordset(${rows.recipients}::jsonb)
           as v(id text, code integer, enhanced text, text text, at timestamptz)
-        where r.id = v.id
+        where r.id = v.id and r.id = any(${write.sent.flatMap((outcome) => outcome.recipientIds)}::text[])
       )
       update messages as m
       set status = 'sent', sent_at = v.at, sent_copy = v.sent_copy, error_code = null, reply_code = v.code,
@@ -219,7 +220,8 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
         lease_until = null, next_attempt_at = null, updated_at = v.at
       from jsonb_to_recordset(${rows.messages}::jsonb) as v(id text, owner text, code integer,
         enhanced text, text text, command text, sent_copy text, at timestamptz)
-      where m.id = v.id and m.status = 'sending' and m.lease_owner = v.owner`.execute(db);
+      where m.id = v.id and m.id = any(${write.sent.map((outcome) => outcome.messageId)}::text[])
+        and m.status = 'sending' and m.lease_owner = v.owner`.execute(db);
     return;
   }
   if (write.dataStarted.length > 0) {

@@ -208,32 +208,39 @@ export function createOutboxService(deps: {
    * outcome is written leaves its message `sending` with the note of its DATA, which a takeover
    * turns into `uncertain`: never sent twice, never lost (ADR 006).
    */
-  const journal = batchWrites<JournalItem>(
-    async (items) => {
-      const write: repo.JournalWrite = {
-        dataStarted: items.flatMap((item) => (item.kind === 'dataStarted' ? item.recipientIds : [])),
-        sent: items.flatMap((item) => (item.kind === 'sent' ? [item.outcome] : [])),
-        at: stamp(),
-      };
-      const others = items.flatMap((item) => (item.kind === 'complete' ? [item] : []));
-      if (dialect === 'postgres' && others.length === 0) {
-        await repo.writeJournal(db, dialect, write);
-        return;
+  async function writeJournal(items: JournalItem[]): Promise<void> {
+    const write: repo.JournalWrite = {
+      dataStarted: items.flatMap((item) => (item.kind === 'dataStarted' ? item.recipientIds : [])),
+      sent: items.flatMap((item) => (item.kind === 'sent' ? [item.outcome] : [])),
+      at: stamp(),
+    };
+    const others = items.flatMap((item) => (item.kind === 'complete' ? [item] : []));
+    if (dialect === 'postgres' && others.length === 0) {
+      await repo.writeJournal(db, dialect, write);
+      return;
+    }
+    await db.transaction().execute(async (tx) => {
+      await repo.writeJournal(tx, dialect, write);
+      for (const item of others) {
+        await recordOutcomes(tx, item.message, item.recipients, item.outcomes);
+        await close(tx, item.message, item.owner, item.recipients, item.reply, item.fileSentCopy);
       }
-      await db.transaction().execute(async (tx) => {
-        await repo.writeJournal(tx, dialect, write);
-        for (const item of others) {
-          await recordOutcomes(tx, item.message, item.recipients, item.outcomes);
-          await close(tx, item.message, item.owner, item.recipients, item.reply, item.fileSentCopy);
-        }
-      });
-    },
-    {
-      urgent: (item) => item.kind === 'dataStarted',
-      delayMs: OUTCOME_DELAY_MS,
-      maxItems: OUTCOMES_PER_COMMIT,
-    },
-  );
+    });
+  }
+  const journal = batchWrites(writeJournal, {
+    urgent: (item) => item.kind === 'dataStarted',
+    delayMs: OUTCOME_DELAY_MS,
+    maxItems: OUTCOMES_PER_COMMIT,
+  });
+  /**
+   * On SQLite a commit is paid on the one thread, so notes and outcomes share them. On PostgreSQL a
+   * write is a round trip, and a note (which a connection waits on) should not queue behind an
+   * outcome's: notes have their own writer, and run beside the outcomes (they touch other rows).
+   */
+  const notes =
+    dialect === 'postgres'
+      ? batchWrites(writeJournal, { urgent: () => true, delayMs: 0, maxItems: Infinity })
+      : journal;
 
   /**
    * What sending a handful of claimed messages needs, in two queries: every recipient (the
@@ -307,7 +314,7 @@ export function createOutboxService(deps: {
      * asked for at the same moment share one statement and one commit.
      */
     dataStarted(recipientIds: readonly string[]): Promise<void> {
-      return journal.add({ kind: 'dataStarted', recipientIds });
+      return notes.add({ kind: 'dataStarted', recipientIds });
     },
 
     loadForSending,
@@ -365,8 +372,8 @@ export function createOutboxService(deps: {
     },
 
     /** Resolves once every journal write asked for so far has ended: before a worker stops. */
-    flush(): Promise<void> {
-      return journal.flush();
+    async flush(): Promise<void> {
+      await Promise.all([notes.flush(), journal.flush()]);
     },
 
     async finish(

@@ -304,7 +304,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         });
       }
     };
-    const refill = Math.max(1, Math.floor(deps.concurrency / 4));
+    const refill = Math.max(1, Math.floor(deps.concurrency / 2));
     let dispatched = 0;
     while (!signal.aborted) {
       const room = deps.concurrency - inFlight.size;

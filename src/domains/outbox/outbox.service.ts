@@ -215,7 +215,8 @@ export function createOutboxService(deps: {
       at: stamp(),
     };
     const others = items.flatMap((item) => (item.kind === 'complete' ? [item] : []));
-    if (dialect === 'postgres' && others.length === 0) {
+    // One statement needs no transaction around it: PostgreSQL's whole batch, SQLite's notes alone.
+    if (others.length === 0 && (dialect === 'postgres' || write.sent.length === 0)) {
       await repo.writeJournal(db, dialect, write);
       return;
     }

@@ -202,18 +202,21 @@ function journalRows(write: JournalWrite) {
 export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<void> {
   const rows = journalRows(write);
   if (dialect === 'postgres') {
-    await sql`
-      with noted as (
-        update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
-        where id = any(${write.dataStarted}::text[])
-      ), accepted as (
-        update message_recipients as r
-        set status = 'accepted', reply_code = v.code, reply_enhanced = v.enhanced, reply_text = v.text,
-          data_started_at = null, updated_at = v.at
-        from jsonb_to_recordset(${rows.recipients}::jsonb)
-          as v(id text, code integer, enhanced text, text text, at timestamptz)
-        where r.id = v.id and r.id = any(${write.sent.flatMap((outcome) => outcome.recipientIds)}::text[])
-      )
+    const noted = sql`
+      update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
+      where id = any(${write.dataStarted}::text[])`;
+    if (write.sent.length === 0) {
+      await noted.execute(db);
+      return;
+    }
+    const accepted = sql`
+      update message_recipients as r
+      set status = 'accepted', reply_code = v.code, reply_enhanced = v.enhanced, reply_text = v.text,
+        data_started_at = null, updated_at = v.at
+      from jsonb_to_recordset(${rows.recipients}::jsonb)
+        as v(id text, code integer, enhanced text, text text, at timestamptz)
+      where r.id = v.id and r.id = any(${write.sent.flatMap((outcome) => outcome.recipientIds)}::text[])`;
+    const closed = sql`
       update messages as m
       set status = 'sent', sent_at = v.at, sent_copy = v.sent_copy, error_code = null, reply_code = v.code,
         reply_enhanced = v.enhanced, reply_text = v.text, reply_command = v.command, lease_owner = null,
@@ -221,7 +224,12 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
       from jsonb_to_recordset(${rows.messages}::jsonb) as v(id text, owner text, code integer,
         enhanced text, text text, command text, sent_copy text, at timestamptz)
       where m.id = v.id and m.id = any(${write.sent.map((outcome) => outcome.messageId)}::text[])
-        and m.status = 'sending' and m.lease_owner = v.owner`.execute(db);
+        and m.status = 'sending' and m.lease_owner = v.owner`;
+    await (
+      write.dataStarted.length === 0
+        ? sql`with accepted as (${accepted}) ${closed}`
+        : sql`with noted as (${noted}), accepted as (${accepted}) ${closed}`
+    ).execute(db);
     return;
   }
   if (write.dataStarted.length > 0) {

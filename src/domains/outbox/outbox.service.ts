@@ -62,7 +62,7 @@ export function groupCommits<Item>(write: (items: Item[]) => Promise<void>): (it
 }
 
 /** How long a message's outcome may wait for others to share its commit; the dispatcher never waits on it. */
-const OUTCOME_DELAY_MS = 10;
+const OUTCOME_DELAY_MS = 20;
 const OUTCOMES_PER_COMMIT = 256;
 
 export type OutboxService = ReturnType<typeof createOutboxService>;

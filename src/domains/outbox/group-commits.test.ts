@@ -63,3 +63,41 @@ describe('writes behind', () => {
     expect(overlapped).toBe(false);
   });
 });
+
+describe('writes side by side', () => {
+  it('runs up to `concurrency` writes at once, and gathers what comes meanwhile into the next', async () => {
+    const writes: number[][] = [];
+    let running = 0;
+    let most = 0;
+    const releases: (() => void)[] = [];
+    const notes = batchWrites<number>(
+      async (items) => {
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        writes.push(items);
+        running -= 1;
+      },
+      { urgent: () => true, delayMs: 0, maxItems: Infinity, concurrency: 2 },
+    );
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const done = [notes.add(1)];
+    await turn();
+    done.push(notes.add(2));
+    await turn();
+    done.push(notes.add(3), notes.add(4));
+    await turn();
+    expect(running).toBe(2);
+    releases.shift()!();
+    await turn();
+    await turn();
+    while (releases.length > 0) {
+      releases.shift()!();
+      await turn();
+      await turn();
+    }
+    await Promise.all(done);
+    expect(writes).toEqual([[1], [2], [3, 4]]);
+    expect(most).toBe(2);
+  });
+});

@@ -64,6 +64,8 @@ export function groupCommits<Item>(write: (items: Item[]) => Promise<void>): (it
 /** How long a message's outcome may wait for others to share its commit; the dispatcher never waits on it. */
 const OUTCOME_DELAY_MS = 20;
 const OUTCOMES_PER_COMMIT = 256;
+/** Notes written at once on PostgreSQL: about one per SMTP connection waiting at its 354. */
+const NOTE_WRITES_AT_ONCE = 4;
 
 export type OutboxService = ReturnType<typeof createOutboxService>;
 
@@ -236,11 +238,17 @@ export function createOutboxService(deps: {
   /**
    * On SQLite a commit is paid on the one thread, so notes and outcomes share them. On PostgreSQL a
    * write is a round trip, and a note (which a connection waits on) should not queue behind an
-   * outcome's: notes have their own writer, and run beside the outcomes (they touch other rows).
+   * outcome's: notes have their own writer beside the outcomes', several writes at once (each note
+   * touches only its own recipients, so they never wait on each other's locks).
    */
   const notes =
     dialect === 'postgres'
-      ? batchWrites(writeJournal, { urgent: () => true, delayMs: 0, maxItems: Infinity })
+      ? batchWrites(writeJournal, {
+          urgent: () => true,
+          delayMs: 0,
+          maxItems: Infinity,
+          concurrency: NOTE_WRITES_AT_ONCE,
+        })
       : journal;
 
   /**

@@ -1,7 +1,8 @@
 /**
- * Group commit: the writes asked for while another is running, or in the same turn of the event
- * loop, are made together, one write (one transaction, one commit) at a time. Each caller's
- * promise settles once the write that held its item has committed, or failed with it.
+ * Group commit: the writes asked for while others are running, or in the same turn of the event
+ * loop, are made together, `concurrency` writes (one transaction, one commit each) at a time, one
+ * unless said otherwise. Each caller's promise settles once the write that held its item has
+ * committed, or failed with it.
  *
  * An urgent item (one its caller waits on before it may go on, such as the note before DATA) is
  * written at the next turn. Others may wait up to `delayMs` for company, unless `maxItems` are
@@ -9,8 +10,9 @@
  */
 export function batchWrites<Item>(
   write: (items: Item[]) => Promise<void>,
-  options: { urgent(item: Item): boolean; delayMs: number; maxItems: number },
+  options: { urgent(item: Item): boolean; delayMs: number; maxItems: number; concurrency?: number },
 ) {
+  const concurrency = options.concurrency ?? 1;
   interface Waiting {
     item: Item;
     resolve(): void;
@@ -18,7 +20,7 @@ export function batchWrites<Item>(
   }
   let waiting: Waiting[] = [];
   let urgent = false;
-  let writing: Promise<void> | null = null;
+  const writing = new Set<Promise<void>>();
   let scheduled: 'now' | ReturnType<typeof setTimeout> | null = null;
 
   function writeWaiting(): Promise<void> {
@@ -31,27 +33,34 @@ export function batchWrites<Item>(
       () => batch.forEach((entry) => entry.resolve()),
       (error: unknown) => batch.forEach((entry) => entry.reject(error)),
     );
-    writing = done.finally(() => {
-      writing = null;
+    const running: Promise<void> = done.finally(() => {
+      writing.delete(running);
       if (waiting.length > 0) schedule();
     });
-    return writing;
+    writing.add(running);
+    return running;
   }
 
-  /** At most one write runs; the next is planned once it ends. */
+  /** A planned write goes ahead unless the others took its room meanwhile; one that ends plans again. */
+  function writeIfRoom(): void {
+    scheduled = null;
+    if (waiting.length > 0 && writing.size < concurrency) void writeWaiting();
+  }
+
+  /** At most `concurrency` writes run; the next is planned once one ends. */
   function schedule(): void {
-    if (writing || waiting.length === 0) return;
+    if (writing.size >= concurrency || waiting.length === 0) return;
     if (urgent || waiting.length >= options.maxItems) {
       if (scheduled === 'now') return;
       if (scheduled !== null) clearTimeout(scheduled);
       scheduled = 'now';
       setImmediate(() => {
-        if (scheduled === 'now') void writeWaiting();
+        if (scheduled === 'now') writeIfRoom();
       });
       return;
     }
     if (scheduled !== null) return;
-    scheduled = setTimeout(() => void writeWaiting(), options.delayMs);
+    scheduled = setTimeout(writeIfRoom, options.delayMs);
     scheduled.unref?.();
   }
 
@@ -66,9 +75,10 @@ export function batchWrites<Item>(
 
     /** Writes whatever waits now, and resolves once every write asked for so far has ended. */
     async flush(): Promise<void> {
-      while (writing || waiting.length > 0) {
-        if (writing) await writing;
-        else await writeWaiting();
+      for (;;) {
+        if (waiting.length > 0 && writing.size < concurrency) void writeWaiting();
+        else if (writing.size > 0) await Promise.race(writing);
+        else return;
       }
     },
   };

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { groupCommits } from './outbox.service.ts';
 import { batchWrites } from './write-behind.ts';
+
+/** Every item urgent: written at the next turn, with whatever else was asked for in this one. */
+function groupCommits<Item>(write: (items: Item[]) => Promise<void>) {
+  const writes = batchWrites(write, { urgent: () => true, delayMs: 0, maxItems: Infinity });
+  return (item: Item) => writes.add(item);
+}
 
 describe('group commits', () => {
   it('makes the writes asked for at the same moment together, and lets each caller go once it is done', async () => {

@@ -52,15 +52,6 @@ function replyColumns(reply: ServerReply | null) {
   };
 }
 
-/**
- * Collects the writes asked for in one turn of the event loop and makes them together; each caller
- * resumes once the write holding its item has committed (or fails with it).
- */
-export function groupCommits<Item>(write: (items: Item[]) => Promise<void>): (item: Item) => Promise<void> {
-  const writes = batchWrites(write, { urgent: () => true, delayMs: 0, maxItems: Infinity });
-  return (item) => writes.add(item);
-}
-
 /** How long a message's outcome may wait for others to share its commit; the dispatcher never waits on it. */
 const OUTCOME_DELAY_MS = 20;
 const OUTCOMES_PER_COMMIT = 256;

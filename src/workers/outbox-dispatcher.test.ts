@@ -494,4 +494,35 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
     const reset = await call('POST', `/api/messages/${after.body.id}/reset-sending`);
     expect(reset.body.status).toBe('ready');
   });
+
+  it('holds a sent message whose outcome was never written as uncertain, and never sends it again', async () => {
+    const { clock, container } = testApp.current;
+    const accountId = await account();
+    const queued = await call('POST', '/api/messages', {
+      accountId,
+      to: ['written-behind@client.test'],
+      subject: 'Outcome lost',
+      text: 'x',
+    });
+    // A worker whose outcome writes fail, as if it died between the server's 250 and the commit.
+    const { outbox } = container.services;
+    const complete = outbox.complete;
+    outbox.complete = () => Promise.reject(new Error('disk full'));
+    const toThisOne = () => smtp.received.filter((mail) => mail.to.includes('written-behind@client.test'));
+    try {
+      await runOutbox();
+    } finally {
+      outbox.complete = complete;
+    }
+    expect(toThisOne()).toHaveLength(1);
+    expect((await call('GET', `/api/messages/${queued.body.id}`)).body.status).toBe('sending');
+
+    clock.advance(10 * 60_000);
+    await runOutbox();
+    expect((await call('GET', `/api/messages/${queued.body.id}`)).body).toMatchObject({
+      status: 'uncertain',
+      errorCode: 'DELIVERY_UNCERTAIN',
+    });
+    expect(toThisOne()).toHaveLength(1);
+  });
 });

@@ -525,4 +525,29 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
     });
     expect(toThisOne()).toHaveLength(1);
   });
+
+  it('holds a message as uncertain when the dispatcher fails after a DATA began, rather than sending it again', async () => {
+    const { clock, container } = testApp.current;
+    const accountId = await account({ fromNameTemplate: '{{contact.name}} at Senders' });
+    const queued = await call('POST', '/api/messages', {
+      accountId,
+      to: ['renewal@client.test'],
+      subject: 'Lease lost',
+      text: 'x',
+    });
+    const { outbox } = container.services;
+    const renewLease = outbox.renewLease;
+    outbox.renewLease = () => Promise.reject(new Error('connection reset'));
+    const toThisOne = () => smtp.received.filter((mail) => mail.to.includes('renewal@client.test'));
+    try {
+      await runOutbox();
+    } finally {
+      outbox.renewLease = renewLease;
+    }
+    expect(toThisOne()).toHaveLength(1);
+    expect((await call('GET', `/api/messages/${queued.body.id}`)).body.status).toBe('uncertain');
+    clock.advance(10 * 60_000);
+    await runOutbox();
+    expect(toThisOne()).toHaveLength(1);
+  });
 });

@@ -83,6 +83,9 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     };
   }
 
+  /** Messages being sent whose note before DATA has committed: the server may have them. */
+  const dataBegan = new Set<string>();
+
   /** Outcomes written behind and not yet committed: a pass ends only once they are. */
   const unwritten = new Set<Promise<void>>();
   function outcomeWritten(written: Promise<void>, log: Logger): void {
@@ -198,7 +201,10 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
             messageId: message.message_id_header,
             ...(!marketing && { envelopeId: envelopeIdFor(message.id, deps.tokenKey) }),
           },
-          () => outbox.dataStarted(group.map((recipient) => recipient.id)),
+          async () => {
+            await outbox.dataStarted(group.map((recipient) => recipient.id));
+            dataBegan.add(message.id);
+          },
         );
         const outcomes: RecipientOutcome[] = group.map((recipient) => {
           const found = result.recipients.find(
@@ -295,13 +301,22 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       try {
         if (await send(message, await senderOf(message.account_id), loaded)) used.add(message.account_id!);
       } catch (error) {
-        logger.error({ err: error, messageId: message.id }, 'dispatch crashed; the message is retried later');
+        // Once a note before DATA has committed, the server may have the message: never retry it.
+        const uncertain = dataBegan.has(message.id);
+        logger.error(
+          { err: error, messageId: message.id, uncertain },
+          uncertain
+            ? 'dispatch crashed after DATA; the message waits for a person'
+            : 'dispatch crashed; the message is retried later',
+        );
         await outbox.fail(message, owner, {
           code: 'INTERNAL_ERROR',
           transient: true,
-          uncertain: false,
+          uncertain,
           reply: null,
         });
+      } finally {
+        dataBegan.delete(message.id);
       }
     };
     const refill = Math.max(1, Math.floor(deps.concurrency / 2));

@@ -36,6 +36,12 @@ export interface Config {
     /** Keep IMAP IDLE open on INBOX where the server offers it, for mail within seconds. */
     idle: boolean;
   };
+  readonly automation: {
+    /** How often a worker looks for new events and due rule runs. */
+    pollIntervalMs: number;
+    /** How long a worker holds a rule run before another may take it. */
+    leaseMs: number;
+  };
   /** Raw messages above this keep only their header block. */
   readonly rawMessageMaxBytes: number;
   /** Where raw incoming messages are kept: a blob store under DATA_DIR, or a table of the database. */
@@ -160,6 +166,8 @@ const variables = {
   SYNC_POLL_MS: { default: 5_000, parse: integer(10, 600_000) },
   SYNC_CONCURRENCY: { default: 4, parse: integer(1, 100) },
   SYNC_IDLE: { default: true, parse: bool },
+  AUTOMATION_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
+  AUTOMATION_LEASE_MS: { default: 120_000, parse: integer(5_000, 3_600_000) },
   RAW_MESSAGE_MAX_BYTES: { default: 26_214_400, parse: integer(1_024, 1_073_741_824) },
   RAW_STORE: {
     default: undefined as 'data-dir' | 'database' | undefined,
@@ -239,6 +247,7 @@ function toConfig(env: Env): Config {
       concurrency: env.SYNC_CONCURRENCY,
       idle: env.SYNC_IDLE,
     },
+    automation: { pollIntervalMs: env.AUTOMATION_POLL_MS, leaseMs: env.AUTOMATION_LEASE_MS },
     rawMessageMaxBytes: env.RAW_MESSAGE_MAX_BYTES,
     rawStore: env.RAW_STORE ?? (database.dialect === 'postgres' ? 'database' : 'data-dir'),
     marketing: {

@@ -9,6 +9,8 @@ import { createConnectionTestService } from './domains/accounts/connection-test.
 import { createDkimService } from './domains/accounts/dkim.service.ts';
 import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
+import { createAutomationEngine } from './domains/automation/engine.ts';
+import { createRulesService } from './domains/automation/rules.service.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
 import { createContactsService } from './domains/contacts/contacts.service.ts';
 import { createMailboxesService } from './domains/mailboxes/mailboxes.service.ts';
@@ -50,6 +52,8 @@ export interface Container {
     dkim: ReturnType<typeof createDkimService>;
     domainCheck: ReturnType<typeof createDomainCheckService>;
     bounces: ReturnType<typeof createBouncesService>;
+    rules: ReturnType<typeof createRulesService>;
+    automation: ReturnType<typeof createAutomationEngine>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
   };
   /** Raw incoming messages and bounce notices (src/domains/messages/raw-store.ts). */
@@ -143,6 +147,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
         bounceDomain: config.marketing.bounceDomain,
       }),
       bounces,
+      rules: createRulesService({ db, now, audit }),
+      automation: createAutomationEngine({ db, dialect, now, contacts, leaseMs: config.automation.leaseMs }),
       mailboxes: createMailboxesService({
         db,
         now,

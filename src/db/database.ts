@@ -14,6 +14,8 @@ export interface OrganisationsTable {
   /** This many soft bounces within the window mark a contact faulty. */
   soft_bounce_limit: ColumnType<number, number | undefined, number>;
   soft_bounce_window_days: ColumnType<number, number | undefined, number>;
+  /** The own account alerts are emailed from; null: alerts are in-app only. */
+  notification_account_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: Timestamp;
 }
 
@@ -258,6 +260,59 @@ export interface EventsTable {
   contact_id: string | null;
   /** JSON: what the event says. */
   payload: string;
+  /** The user whose request made the change; null for the system (a worker, a rule, the CLI). */
+  actor_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The rule whose action made the change: that rule never runs on this event. */
+  caused_by_rule_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How many rule actions deep the change is: rules stop at a limit, so two rules cannot ping-pong. */
+  rule_depth: ColumnType<number, number | undefined, number>;
+  /** When the rule engine made the event's runs; null until then. */
+  dispatched_at: ColumnType<Timestamp | null, Timestamp | null | undefined, Timestamp | null>;
+  created_at: Timestamp;
+}
+
+export interface RulesTable {
+  id: string;
+  org_id: string;
+  name: string;
+  /** The event type the rule runs on. */
+  trigger: string;
+  /** JSON: RuleConditions. */
+  conditions: string;
+  /** JSON: RuleAction[]. */
+  actions: string;
+  enabled: number;
+  created_by: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RuleRunsTable {
+  id: string;
+  org_id: string;
+  rule_id: string;
+  event_id: string;
+  status: 'pending' | 'done' | 'skipped' | 'failed';
+  attempts: number;
+  next_attempt_at: Timestamp | null;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  /** JSON: ActionResult[], one per action of the rule. */
+  results: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface NotificationsTable {
+  id: string;
+  org_id: string;
+  user_id: string;
+  title: string;
+  body: string;
+  event_id: string | null;
+  rule_id: string | null;
+  contact_id: string | null;
+  read_at: Timestamp | null;
   created_at: Timestamp;
 }
 
@@ -367,6 +422,9 @@ export interface Database {
   events: EventsTable;
   dkim_keys: DkimKeysTable;
   bounce_notices: BounceNoticesTable;
+  rules: RulesTable;
+  rule_runs: RuleRunsTable;
+  notifications: NotificationsTable;
 }
 
 export type Db = Kysely<Database>;

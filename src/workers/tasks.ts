@@ -5,6 +5,7 @@ import { housekeepingTask } from './housekeeping.ts';
 import { openImapReader } from '../mail/imap-reader.ts';
 import { openJmapReader } from '../mail/jmap-reader.ts';
 import { openPop3Reader } from '../mail/pop3-reader.ts';
+import { createAutomationWorker } from './automation.ts';
 import { createMailboxSync } from './mailbox-sync.ts';
 import { marketingSendingFor } from './marketing-sending.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
@@ -44,8 +45,14 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     now: container.now,
   });
   container.onMailboxDue(mailboxSync.wake);
+  const automation = createAutomationWorker({
+    engine: services.automation,
+    logger: logger.child({ task: 'automation' }),
+    pollIntervalMs: config.automation.pollIntervalMs,
+    concurrency: 8,
+  });
   return {
-    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task],
+    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task, automation.task],
     close: async () => {
       await Promise.all([pool.close(), mailboxSync.close()]);
     },

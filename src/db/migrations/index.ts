@@ -8,6 +8,7 @@ import * as incoming from './005-incoming.ts';
 import * as deleting from './006-deleting.ts';
 import * as marketing from './007-marketing.ts';
 import * as bounces from './008-bounces.ts';
+import * as automation from './010-automation.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -29,6 +30,7 @@ const migrations: Record<string, DialectMigration> = {
   '006-deleting': deleting,
   '007-marketing': marketing,
   '008-bounces': bounces,
+  '010-automation': automation,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

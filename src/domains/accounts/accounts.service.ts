@@ -1,6 +1,8 @@
 import type { Clock } from '../../clock.ts';
 import type { Db, DbOrTx, Dialect, RowUpdate } from '../../db/database.ts';
 import { newId } from '../../db/ids.ts';
+import { eventRow, insertEvents } from '../automation/events.repository.ts';
+import type { AccountEventPayload, AccountHealthPayload } from '../automation/events.ts';
 import { AppError, type FieldErrors } from '../../errors.ts';
 import { toPageWindow, type PageResult } from '../../pagination.ts';
 import { decryptSecret, encryptSecret } from '../../secrets/cipher.ts';
@@ -272,8 +274,9 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     };
   }
 
-  function recordChange(tx: DbOrTx, actor: Actor, action: string, id: string, fields: string[] = []) {
-    return audit.record(tx, {
+  /** The audit entry of a change, and for the changes automation hears of, its event. */
+  async function recordChange(tx: DbOrTx, actor: Actor, action: string, id: string, fields: string[] = []) {
+    await audit.record(tx, {
       orgId: actor.orgId,
       actorId: actor.userId,
       action,
@@ -281,6 +284,23 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
       targetId: id,
       fields,
     });
+    if (action !== 'account.created' && action !== 'account.approved' && action !== 'account.rejected')
+      return;
+    const row = await repo.findAccountRowById(tx, id);
+    if (!row) return;
+    const payload: AccountEventPayload = {
+      accountId: id,
+      name: row.name,
+      email: row.email,
+      type: row.type,
+      status: row.status,
+      ...(action === 'account.rejected' && { rejectionReason: row.rejection_reason }),
+    };
+    await insertEvents(tx, [
+      eventRow(actor.orgId, action, { accountId: id }, payload, now().toISOString(), {
+        actorId: actor.userId,
+      }),
+    ]);
   }
 
   /** Every password the account has now, remembered or held in memory, taken out of memory. */
@@ -793,11 +813,18 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
       lastError: string | null,
       tx: DbOrTx = db,
     ) {
+      const before = await repo.findAccountRowById(tx, accountId);
       await repo.updateAccountRow(tx, accountId, {
         [`${direction}_state`]: state,
         [`${direction}_last_error`]: lastError,
         ...(state === 'ok' && { [`${direction}_last_ok_at`]: now().toISOString() }),
       });
+      const from = before?.[`${direction}_state`];
+      if (!before || from === state) return;
+      const payload: AccountHealthPayload = { accountId, direction, from: from!, to: state, lastError };
+      await insertEvents(tx, [
+        eventRow(before.org_id, 'account.health_changed', { accountId }, payload, now().toISOString()),
+      ]);
     },
 
     async markUsed(accountId: string): Promise<void> {

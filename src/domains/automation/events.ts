@@ -44,5 +44,54 @@ export interface ContactReactivatedPayload {
   cleared: ('faulty' | 'complained')[];
 }
 
-export type EventType =
-  'email.received' | 'email.bounced' | 'contact.faulty' | 'contact.complained' | 'contact.reactivated';
+/** What the account events say: which account, and its state after the change. */
+export interface AccountEventPayload {
+  accountId: string;
+  name: string;
+  email: string;
+  type: 'own' | 'marketing';
+  status: string;
+  rejectionReason?: string | null;
+}
+
+/** What `account.health_changed` says: one direction's state, before and after. */
+export interface AccountHealthPayload {
+  accountId: string;
+  direction: 'outgoing' | 'incoming';
+  from: string;
+  to: string;
+  lastError: string | null;
+}
+
+/** What `contact.score_changed` says. */
+export interface ContactScorePayload {
+  contactId: string;
+  from: number;
+  to: number;
+  delta: number;
+}
+
+/** What `contact.tags_changed` says. */
+export interface ContactTagsPayload {
+  contactId: string;
+  added: string[];
+  removed: string[];
+}
+
+export const eventTypes = [
+  'account.created',
+  'account.approved',
+  'account.rejected',
+  'account.health_changed',
+  'email.received',
+  'email.sent',
+  'email.failed',
+  'email.bounced',
+  'contact.faulty',
+  'contact.complained',
+  'contact.reactivated',
+  'contact.score_changed',
+  'contact.tags_changed',
+] as const;
+
+export type EventType = (typeof eventTypes)[number];

@@ -148,11 +148,44 @@ export async function findTags(db: DbOrTx, contactIds: readonly string[]): Promi
   return tags;
 }
 
-export async function replaceTags(db: DbOrTx, contactId: string, tags: readonly string[]): Promise<void> {
-  await db.deleteFrom('contact_tags').where('contact_id', '=', contactId).execute();
-  if (tags.length === 0) return;
+/** Adds the tags the contact does not have yet; returns those it added. */
+export async function addTags(db: DbOrTx, contactId: string, tags: readonly string[]): Promise<string[]> {
+  const have = (await findTags(db, [contactId])).get(contactId) ?? [];
+  const missing = [...new Set(tags)].filter((tag) => !have.includes(tag)).sort();
+  if (missing.length === 0) return [];
   await db
     .insertInto('contact_tags')
-    .values(tags.map((tag) => ({ contact_id: contactId, tag })))
+    .values(missing.map((tag) => ({ contact_id: contactId, tag })))
+    .onConflict((oc) => oc.doNothing())
     .execute();
+  return missing;
+}
+
+/** Removes the tags the contact has; returns those it removed. */
+export async function removeTags(db: DbOrTx, contactId: string, tags: readonly string[]): Promise<string[]> {
+  const have = (await findTags(db, [contactId])).get(contactId) ?? [];
+  const present = [...new Set(tags)].filter((tag) => have.includes(tag)).sort();
+  if (present.length === 0) return [];
+  await db
+    .deleteFrom('contact_tags')
+    .where('contact_id', '=', contactId)
+    .where('tag', 'in', present)
+    .execute();
+  return present;
+}
+
+/** Adds to the score in one statement; the new score, or undefined when there is no such contact. */
+export async function addToScore(
+  db: DbOrTx,
+  contactId: string,
+  delta: number,
+  at: string,
+): Promise<number | undefined> {
+  const row = await db
+    .updateTable('contacts')
+    .set((eb) => ({ score: eb('score', '+', delta), updated_at: at }))
+    .where('id', '=', contactId)
+    .returning('score')
+    .executeTakeFirst();
+  return row?.score;
 }

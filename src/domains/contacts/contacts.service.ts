@@ -10,8 +10,12 @@ import { findUserIdsInOrganisation } from '../users/users.repository.ts';
 import type { Actor } from '../users/users.ts';
 import * as repo from './contacts.repository.ts';
 import type { AuditService } from '../audit/audit.service.ts';
-import { eventRow, insertEvents } from '../automation/events.repository.ts';
-import type { ContactReactivatedPayload } from '../automation/events.ts';
+import { eventRow, insertEvents, type EventCause } from '../automation/events.repository.ts';
+import type {
+  ContactReactivatedPayload,
+  ContactScorePayload,
+  ContactTagsPayload,
+} from '../automation/events.ts';
 import {
   foldAddress,
   statusOf,
@@ -86,6 +90,54 @@ export function createContactsService({
     return row;
   }
 
+  /** Adds to the score (atomically, so concurrent rules do not lose each other's points) and says so. */
+  async function changeScore(
+    tx: DbOrTx,
+    contact: Pick<Row<'contacts'>, 'id' | 'org_id'>,
+    delta: number,
+    cause: EventCause,
+  ): Promise<ContactScorePayload | null> {
+    const to = await repo.addToScore(tx, contact.id, delta, now().toISOString());
+    if (to === undefined || delta === 0) return null;
+    const payload: ContactScorePayload = { contactId: contact.id, from: to - delta, to, delta };
+    await insertEvents(tx, [
+      eventRow(
+        contact.org_id,
+        'contact.score_changed',
+        { contactId: contact.id },
+        payload,
+        now().toISOString(),
+        cause,
+      ),
+    ]);
+    return payload;
+  }
+
+  /** Adds and removes tags; says so when any changed. */
+  async function changeTags(
+    tx: DbOrTx,
+    contact: Pick<Row<'contacts'>, 'id' | 'org_id'>,
+    change: { add: readonly string[]; remove: readonly string[] },
+    cause: EventCause,
+  ): Promise<ContactTagsPayload | null> {
+    const added = await repo.addTags(tx, contact.id, change.add);
+    const removed = await repo.removeTags(tx, contact.id, change.remove);
+    if (added.length === 0 && removed.length === 0) return null;
+    await repo.updateContactRow(tx, contact.id, { updated_at: now().toISOString() });
+    const payload: ContactTagsPayload = { contactId: contact.id, added, removed };
+    await insertEvents(tx, [
+      eventRow(
+        contact.org_id,
+        'contact.tags_changed',
+        { contactId: contact.id },
+        payload,
+        now().toISOString(),
+        cause,
+      ),
+    ]);
+    return payload;
+  }
+
   async function withTags(tx: DbOrTx, row: Row<'contacts'>): Promise<Contact> {
     return toContact(row, (await repo.findTags(tx, [row.id])).get(row.id) ?? []);
   }
@@ -116,7 +168,7 @@ export function createContactsService({
       try {
         await db.transaction().execute(async (tx) => {
           await repo.insertContactRow(tx, row);
-          await repo.replaceTags(tx, row.id, tags);
+          await repo.addTags(tx, row.id, tags);
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken(email);
@@ -201,11 +253,25 @@ export function createContactsService({
           ...(email && { email, email_folded: foldAddress(email) }),
           ...(input.name !== undefined && { name: input.name }),
           ...(input.ownerId !== undefined && { owner_id: input.ownerId }),
-          ...(input.score !== undefined && { score: input.score }),
           ...(input.fields === null ? { fields: '{}' } : { fields: JSON.stringify(fields) }),
           updated_at: now().toISOString(),
         });
-        if (input.tags) await repo.replaceTags(tx, id, [...input.tags].sort());
+        const cause = { actorId: actor.userId };
+        if (input.score !== undefined && input.score !== row.score) {
+          await changeScore(tx, row, input.score - row.score, cause);
+        }
+        if (input.tags) {
+          const current = (await repo.findTags(tx, [id])).get(id) ?? [];
+          await changeTags(
+            tx,
+            row,
+            {
+              add: input.tags.filter((tag) => !current.includes(tag)),
+              remove: current.filter((tag) => !input.tags!.includes(tag)),
+            },
+            cause,
+          );
+        }
         return withTags(tx, await load(tx, actor, id));
       });
     },
@@ -220,6 +286,10 @@ export function createContactsService({
       if (!contactId) throw new AppError('UNSUBSCRIBE_LINK_INVALID', 'This unsubscribe link is not valid.');
       await repo.markUnsubscribed(db, contactId, now().toISOString());
     },
+
+    /** For rule actions: in the action's transaction, with the rule as the cause. */
+    changeScore,
+    changeTags,
 
     /** The contacts behind these addresses (or ids), keyed by folded address. */
     async forSending(

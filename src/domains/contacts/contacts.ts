@@ -8,7 +8,7 @@ const Fields = Type.Record(Type.String({ pattern: FieldKey }), FieldValue, {
   description: 'custom fields, which sender templates read as {{contact.fields.<key>}}',
 });
 
-const Tag = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\s,]([^,]*[^\\s,])?$' });
+export const Tag = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\s,]([^,]*[^\\s,])?$' });
 const Tags = Type.Array(Tag, {
   maxItems: 100,
   uniqueItems: true,

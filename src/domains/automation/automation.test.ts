@@ -1,0 +1,248 @@
+/**
+ * Automation end to end: events written with the changes they describe, rules run by the worker
+ * ("when an email is received from a contact, add 10 to the score and alert the contact's owner",
+ * from a real message that Postfix delivers into Dovecot), run logs, loop prevention, and runs made
+ * once however many workers read the events.
+ */
+import nodemailer from 'nodemailer';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { request, signUp, useTestApp, type SignedIn } from '../../../test/support/app.ts';
+import { runAutomationOnce } from '../../../test/support/automation.ts';
+import { testDialects } from '../../../test/support/dialects.ts';
+import { imapAccountInput, runMailboxSyncOnce } from '../../../test/support/mailboxes.ts';
+import { createMailbox, mailPeers, waitForMessage } from '../../../test/support/mail-peers.ts';
+
+type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+describe.each(testDialects)('automation on %s', (dialect) => {
+  const testApp = useTestApp(dialect);
+  let admin: SignedIn;
+  let owner: SignedIn;
+
+  const api = <Result = Body>(method: string, path: string, body?: unknown, as: SignedIn = admin) =>
+    request<Result>(testApp.current.baseUrl, method, path, {
+      token: as.token,
+      ...(body !== undefined && { body }),
+    });
+
+  async function createRule(body: Body): Promise<string> {
+    const created = await api('POST', '/api/rules', body);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    return created.body.id as string;
+  }
+
+  async function contact(email: string, extra: Body = {}): Promise<string> {
+    const created = await api('POST', '/api/contacts', { email, ...extra });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    return created.body.id as string;
+  }
+
+  const eventsOf = async (contactId: string) =>
+    ((await api('GET', `/api/events?contactId=${contactId}`)).body.items as Body[]).map(
+      (event) => event.type,
+    );
+
+  beforeAll(async () => {
+    const org = `Automators ${dialect}`;
+    admin = await signUp(testApp.current.container, { org, role: 'admin' });
+    owner = await signUp(testApp.current.container, { org, role: 'member' });
+  });
+
+  it('adds 10 to the score and alerts the contact’s owner when a real email arrives from the contact', async () => {
+    const mailbox = await createMailbox();
+    const account = await api('POST', '/api/accounts', imapAccountInput(mailbox));
+    expect(account.status, JSON.stringify(account.body)).toBe(201);
+    const address = `lead-${Date.now()}@customer.test`;
+    const contactId = await contact(address, { name: 'Lea Lead', ownerId: owner.userId });
+    const ruleId = await createRule({
+      name: 'Hot lead',
+      trigger: 'email.received',
+      actions: [
+        { type: 'add_score', amount: 10 },
+        { type: 'alert', to: 'contact_owner' },
+      ],
+    });
+
+    const smtp = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: mailPeers.ports.smtp,
+      secure: false,
+      ignoreTLS: true,
+    });
+    try {
+      await smtp.sendMail({
+        from: address,
+        to: mailbox.address,
+        subject: 'Interested in your offer',
+        text: 'Call me.',
+      });
+    } finally {
+      smtp.close();
+    }
+    await waitForMessage(
+      mailbox.user,
+      mailbox.password,
+      (m) => m.mail.subject === 'Interested in your offer',
+    );
+    await runMailboxSyncOnce(testApp.current.container);
+    await runAutomationOnce(testApp.current.container);
+
+    expect((await api('GET', `/api/contacts/${contactId}`)).body.score).toBe(10);
+    const alerts = await api('GET', '/api/notifications?unread=true', undefined, owner);
+    expect(alerts.body.items).toEqual([
+      expect.objectContaining({
+        title: 'Hot lead',
+        body: `Email from Lea Lead <${address}>: Interested in your offer`,
+        ruleId,
+        contactId,
+        readAt: null,
+      }),
+    ]);
+    expect((await api('GET', '/api/notifications', undefined, admin)).body.items).toEqual([]);
+    const read = await api('POST', `/api/notifications/${alerts.body.items[0].id}/read`, undefined, owner);
+    expect(read.body.readAt).toEqual(expect.any(String));
+    expect((await api('GET', '/api/notifications?unread=true', undefined, owner)).body.total).toBe(0);
+
+    const runs = await api('GET', `/api/rules/${ruleId}/runs`);
+    expect(runs.body.items).toEqual([
+      expect.objectContaining({
+        status: 'done',
+        attempts: 1,
+        actions: [
+          expect.objectContaining({ type: 'add_score', status: 'done', detail: 'score 0 → 10' }),
+          expect.objectContaining({ type: 'alert', status: 'done', detail: 'alerted 1 user' }),
+        ],
+      }),
+    ]);
+    const timeline = (await api('GET', `/api/events?contactId=${contactId}`, undefined, owner)).body
+      .items as Body[];
+    expect(timeline.map((event) => event.type)).toEqual(['email.received', 'contact.score_changed']);
+    expect(timeline[1]).toMatchObject({ causedByRuleId: ruleId, data: { from: 0, to: 10, delta: 10 } });
+
+    // A restart and a second pass change nothing: the event was handled once.
+    await runMailboxSyncOnce(testApp.current.container);
+    await runAutomationOnce(testApp.current.container);
+    expect((await api('GET', `/api/contacts/${contactId}`)).body.score).toBe(10);
+    expect((await api('GET', `/api/rules/${ruleId}/runs`)).body.total).toBe(1);
+    await api('PATCH', `/api/rules/${ruleId}`, { enabled: false });
+  });
+
+  it('never lets a rule trigger itself, and stops a chain of rules after three steps', async () => {
+    const selfId = await createRule({
+      name: 'Bump on change',
+      trigger: 'contact.score_changed',
+      conditions: { contactHasTag: 'loop-self' },
+      actions: [{ type: 'add_score', amount: 1 }],
+    });
+    const id = await contact(`loop-${dialect}@customer.test`, { tags: ['loop-self'] });
+    expect((await api('PATCH', `/api/contacts/${id}`, { score: 5 })).status).toBe(200);
+    await runAutomationOnce(testApp.current.container);
+    expect((await api('GET', `/api/contacts/${id}`)).body.score).toBe(6);
+    expect((await api('GET', `/api/rules/${selfId}/runs`)).body.items).toEqual([
+      expect.objectContaining({ status: 'done' }),
+    ]);
+
+    // Two rules feeding each other: each runs on the other's events, until the chain is three deep.
+    const otherId = await createRule({
+      name: 'Bump back',
+      trigger: 'contact.score_changed',
+      conditions: { contactHasTag: 'loop-pair' },
+      actions: [{ type: 'add_score', amount: 1 }],
+    });
+    await api('PATCH', `/api/rules/${selfId}`, { conditions: { contactHasTag: 'loop-pair' } });
+    const pair = await contact(`pair-${dialect}@customer.test`, { tags: ['loop-pair'] });
+    expect((await api('PATCH', `/api/contacts/${pair}`, { score: 5 })).status).toBe(200);
+    await runAutomationOnce(testApp.current.container);
+    // The person's change (depth 0) runs both rules, and so do depths 1 and 2: six points in all.
+    expect((await api('GET', `/api/contacts/${pair}`)).body.score).toBe(11);
+    await runAutomationOnce(testApp.current.container);
+    expect((await api('GET', `/api/contacts/${pair}`)).body.score).toBe(11);
+    for (const ruleId of [selfId, otherId]) await api('DELETE', `/api/rules/${ruleId}`);
+  });
+
+  it('runs only where every condition holds, and logs the others as skipped', async () => {
+    const vip = await contact(`vip-${dialect}@big.customer.test`, { tags: ['vip'], score: 50 });
+    const plain = await contact(`plain-${dialect}@customer.test`, { score: 50 });
+    const low = await contact(`low-${dialect}@big.customer.test`, { tags: ['vip'], score: 5 });
+    const ruleId = await createRule({
+      name: 'VIP went quiet',
+      trigger: 'contact.tags_changed',
+      conditions: { contactHasTag: 'vip', scoreAbove: 10, scoreBelow: 100 },
+      actions: [{ type: 'add_tag', tag: 'call-back' }],
+    });
+    for (const id of [vip, plain, low]) {
+      expect((await api('PATCH', `/api/contacts/${id}`, { tags: ['vip', 'newsletter'] })).status).toBe(200);
+    }
+    await runAutomationOnce(testApp.current.container);
+    expect((await api('GET', `/api/contacts/${vip}`)).body.tags).toEqual(['call-back', 'newsletter', 'vip']);
+    // "plain" has vip now too, and a score of 50: the rule holds for it as well.
+    expect((await api('GET', `/api/contacts/${plain}`)).body.tags).toEqual([
+      'call-back',
+      'newsletter',
+      'vip',
+    ]);
+    expect((await api('GET', `/api/contacts/${low}`)).body.tags).toEqual(['newsletter', 'vip']);
+    const runs = (await api('GET', `/api/rules/${ruleId}/runs`)).body.items as Body[];
+    // One run per person's change; the rule's own tagging does not run it again.
+    expect(runs.map((run) => run.status).sort()).toEqual(['done', 'done', 'skipped']);
+    expect(await eventsOf(vip)).toEqual(['contact.tags_changed', 'contact.tags_changed']);
+    await api('DELETE', `/api/rules/${ruleId}`);
+  });
+
+  it('makes each run once when several workers read the events at the same time', async () => {
+    const id = await contact(`race-${dialect}@customer.test`, { tags: ['race'] });
+    const ruleId = await createRule({
+      name: 'Count once',
+      trigger: 'contact.tags_changed',
+      conditions: { contactHasTag: 'raced' },
+      actions: [{ type: 'add_score', amount: 7 }],
+    });
+    expect((await api('PATCH', `/api/contacts/${id}`, { tags: ['race', 'raced'] })).status).toBe(200);
+    await Promise.all([1, 2, 3].map(() => runAutomationOnce(testApp.current.container)));
+    expect((await api('GET', `/api/contacts/${id}`)).body.score).toBe(7);
+    expect((await api('GET', `/api/rules/${ruleId}/runs`)).body.total).toBe(1);
+    await api('DELETE', `/api/rules/${ruleId}`);
+  });
+
+  it('writes account events with who did it, and keeps the event log to admins (members read a contact’s timeline)', async () => {
+    const created = await api('POST', '/api/accounts', {
+      type: 'marketing',
+      name: 'Promotions',
+      email: `promo-${dialect}@shop.test`,
+    });
+    expect(created.status).toBe(201);
+    expect((await api('POST', `/api/accounts/${created.body.id}/reject`, { reason: 'Not now' })).status).toBe(
+      200,
+    );
+    const log = await api('GET', '/api/events?type=account.rejected');
+    expect(log.body.items).toEqual([
+      expect.objectContaining({
+        type: 'account.rejected',
+        actorId: admin.userId,
+        accountId: created.body.id,
+        data: expect.objectContaining({ status: 'rejected', rejectionReason: 'Not now' }),
+      }),
+    ]);
+    const refused = await api('GET', '/api/events', undefined, owner);
+    expect(refused.status).toBe(403);
+  });
+
+  it('refuses rules from members, and rules that name what is not in the organisation', async () => {
+    const rule = {
+      name: 'Alert',
+      trigger: 'email.received',
+      actions: [{ type: 'alert', to: 'contact_owner' }],
+    };
+    expect((await api('POST', '/api/rules', rule, owner)).status).toBe(403);
+    const stranger = await signUp(testApp.current.container, { org: `Elsewhere ${dialect}`, role: 'admin' });
+    const wrong = await api('POST', '/api/rules', {
+      ...rule,
+      actions: [{ type: 'alert', to: { userId: stranger.userId } }],
+    });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.fields).toEqual({ 'actions.0.to.userId': expect.stringContaining('no user') });
+    const bad = await api('POST', '/api/rules', { ...rule, trigger: 'email.opened', actions: [] });
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.body.error.fields ?? {})).toEqual(expect.arrayContaining(['trigger', 'actions']));
+  });
+});

@@ -42,6 +42,21 @@ export interface Config {
     /** How long a worker holds a rule run before another may take it. */
     leaseMs: number;
   };
+  readonly webhooks: {
+    /** How often a worker looks for webhook deliveries that are due. */
+    pollIntervalMs: number;
+    /** How long one delivery may take before it counts as failed (and is retried). */
+    timeoutMs: number;
+    /** How long a worker holds a delivery before another may take it: the timeout and a margin. */
+    leaseMs: number;
+    /** MAILROOM_ALLOW_INSECURE_WEBHOOKS: http:// webhook URLs as well as https://. */
+    allowInsecure: boolean;
+  };
+  /**
+   * MAILROOM_ALLOW_PRIVATE_HOSTS: let user-given hosts resolve to loopback, private and link-local
+   * addresses (src/net/address-policy.ts); for development and closed networks only.
+   */
+  readonly allowPrivateHosts: boolean;
   /** Raw messages above this keep only their header block. */
   readonly rawMessageMaxBytes: number;
   /** Where raw incoming messages are kept: a blob store under DATA_DIR, or a table of the database. */
@@ -168,6 +183,10 @@ const variables = {
   SYNC_IDLE: { default: true, parse: bool },
   AUTOMATION_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
   AUTOMATION_LEASE_MS: { default: 120_000, parse: integer(5_000, 3_600_000) },
+  WEBHOOK_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
+  WEBHOOK_TIMEOUT_MS: { default: 10_000, parse: integer(100, 120_000) },
+  MAILROOM_ALLOW_INSECURE_WEBHOOKS: { default: false, parse: bool },
+  MAILROOM_ALLOW_PRIVATE_HOSTS: { default: false, parse: bool },
   RAW_MESSAGE_MAX_BYTES: { default: 26_214_400, parse: integer(1_024, 1_073_741_824) },
   RAW_STORE: {
     default: undefined as 'data-dir' | 'database' | undefined,
@@ -248,6 +267,13 @@ function toConfig(env: Env): Config {
       idle: env.SYNC_IDLE,
     },
     automation: { pollIntervalMs: env.AUTOMATION_POLL_MS, leaseMs: env.AUTOMATION_LEASE_MS },
+    webhooks: {
+      pollIntervalMs: env.WEBHOOK_POLL_MS,
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+      leaseMs: env.WEBHOOK_TIMEOUT_MS + 60_000,
+      allowInsecure: env.MAILROOM_ALLOW_INSECURE_WEBHOOKS,
+    },
+    allowPrivateHosts: env.MAILROOM_ALLOW_PRIVATE_HOSTS,
     rawMessageMaxBytes: env.RAW_MESSAGE_MAX_BYTES,
     rawStore: env.RAW_STORE ?? (database.dialect === 'postgres' ? 'database' : 'data-dir'),
     marketing: {

@@ -316,6 +316,52 @@ export interface NotificationsTable {
   created_at: Timestamp;
 }
 
+export interface WebhookEndpointsTable {
+  id: string;
+  org_id: string;
+  url: string;
+  description: string | null;
+  /** JSON: EventType[]. */
+  event_types: string;
+  /** Encrypted with the keyring (src/secrets), bound to the endpoint's id. */
+  secret: string;
+  enabled: number;
+  owner_id: string | null;
+  failing_since: Timestamp | null;
+  disabled_reason: string | null;
+  disabled_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  org_id: string;
+  endpoint_id: string;
+  event_id: string;
+  rule_id: string | null;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  first_attempt_at: Timestamp | null;
+  next_attempt_at: Timestamp | null;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  delivered_at: Timestamp | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  delivery_id: string;
+  started_at: Timestamp;
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
 /** `bounced`: accepted, then a delivery-failure notice came back for it. */
 export type RecipientStatus = 'pending' | 'accepted' | 'rejected' | 'bounced' | `skipped_${string}`;
 
@@ -425,6 +471,9 @@ export interface Database {
   rules: RulesTable;
   rule_runs: RuleRunsTable;
   notifications: NotificationsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }
 
 export type Db = Kysely<Database>;

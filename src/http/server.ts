@@ -10,6 +10,7 @@ import type { Container } from '../container.ts';
 import { accountsRoutes } from '../domains/accounts/accounts.routes.ts';
 import { auditRoutes } from '../domains/audit/audit.routes.ts';
 import { automationRoutes } from '../domains/automation/rules.routes.ts';
+import { webhooksRoutes } from '../domains/automation/webhooks.routes.ts';
 import { bouncesRoutes } from '../domains/bounces/bounces.routes.ts';
 import { contactsRoutes } from '../domains/contacts/contacts.routes.ts';
 import { organisationRoutes } from '../domains/users/organisation.routes.ts';
@@ -122,5 +123,6 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(bouncesRoutes, { container });
   await app.register(organisationRoutes, { container });
   await app.register(automationRoutes, { container });
+  await app.register(webhooksRoutes, { container });
   return app;
 }

@@ -10,6 +10,7 @@ import { createMailboxSync } from './mailbox-sync.ts';
 import { marketingSendingFor } from './marketing-sending.ts';
 import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 import type { PeriodicTask } from './runner.ts';
+import { createWebhookWorker, webhookPoster } from './webhooks.ts';
 
 /** What a worker runs, wired from the container; `close` releases the SMTP connections. */
 export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]; close(): Promise<void> } {
@@ -51,8 +52,16 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     pollIntervalMs: config.automation.pollIntervalMs,
     concurrency: 8,
   });
+  const webhooks = createWebhookWorker({
+    engine: services.webhookDelivery,
+    post: webhookPoster(config),
+    now: container.now,
+    logger: logger.child({ task: 'webhooks' }),
+    pollIntervalMs: config.webhooks.pollIntervalMs,
+    concurrency: 8,
+  });
   return {
-    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task, automation.task],
+    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task, automation.task, webhooks.task],
     close: async () => {
       await Promise.all([pool.close(), mailboxSync.close()]);
     },

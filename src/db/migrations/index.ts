@@ -9,6 +9,7 @@ import * as deleting from './006-deleting.ts';
 import * as marketing from './007-marketing.ts';
 import * as bounces from './008-bounces.ts';
 import * as automation from './010-automation.ts';
+import * as webhooks from './011-webhooks.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -31,6 +32,7 @@ const migrations: Record<string, DialectMigration> = {
   '007-marketing': marketing,
   '008-bounces': bounces,
   '010-automation': automation,
+  '011-webhooks': webhooks,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -24,7 +24,7 @@ export interface AuditRecord {
   /** Null when the operator acted through the CLI on the machine. */
   actorId: string | null;
   action: string;
-  targetType: 'account' | 'user' | 'team' | 'api_token' | 'contact' | 'organisation' | 'rule';
+  targetType: 'account' | 'user' | 'team' | 'api_token' | 'contact' | 'organisation' | 'rule' | 'webhook';
   targetId: string;
   fields?: string[];
 }

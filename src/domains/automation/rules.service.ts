@@ -10,6 +10,7 @@ import { findTeam, findUserIdsInOrganisation } from '../users/users.repository.t
 import type { Actor } from '../users/users.ts';
 import { listEventRows } from './events.repository.ts';
 import * as repo from './rules.repository.ts';
+import { findEndpoint } from './webhooks.repository.ts';
 import type {
   ActionResult,
   CreateRuleInput,
@@ -93,6 +94,13 @@ export function createRulesService({ db, now, audit }: { db: Db; now: Clock; aud
       fields['conditions.accountId'] = `no account ${accountId} in this organisation`;
     }
     for (const [index, action] of (input.actions ?? []).entries()) {
+      if (action.type === 'webhook') {
+        if (!(await findEndpoint(tx, actor.orgId, action.endpointId))) {
+          fields[`actions.${index}.endpointId`] =
+            `no webhook endpoint ${action.endpointId} in this organisation`;
+        }
+        continue;
+      }
       if (action.type !== 'alert' || action.to === 'contact_owner') continue;
       if (
         'userId' in action.to &&

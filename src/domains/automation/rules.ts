@@ -45,6 +45,13 @@ export const RuleActionSchema = Type.Union([
     to: AlertTarget,
     message: Type.Optional(Type.String({ minLength: 1, maxLength: 500 })),
   }),
+  StrictObject(
+    { type: Type.Literal('webhook'), endpointId: Id },
+    {
+      description:
+        'POST the event to this webhook endpoint of the organisation (once per endpoint and event)',
+    },
+  ),
 ]);
 export type RuleAction = Static<typeof RuleActionSchema>;
 

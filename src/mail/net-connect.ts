@@ -32,7 +32,7 @@ function trustStoreWith(extra: string | Buffer): string[] {
 }
 
 /** TLS options with certificate verification always on; SNI only for names (RFC 6066 forbids IPs). */
-export function tlsOptionsFor(host: string, ca: string | Buffer | undefined): tls.ConnectionOptions {
+function tlsOptionsFor(host: string, ca: string | Buffer | undefined): tls.ConnectionOptions {
   return {
     rejectUnauthorized: true,
     minVersion: 'TLSv1.2',

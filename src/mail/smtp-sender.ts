@@ -4,7 +4,7 @@ import type MailMessage from 'nodemailer/lib/mailer/mail-message';
 import MimeNode from 'nodemailer/lib/mime-node';
 import SMTPPool from 'nodemailer/lib/smtp-pool';
 import { SmtpError, isTransientCode, isTransientReply, parseReply, socketErrorCode } from './errors.ts';
-import { connectThroughProxy, tlsOptionsFor } from './net-connect.ts';
+import { connectThroughProxy, sharedTlsOptionsFor } from './net-connect.ts';
 import { chooseAuthMethod, runSasl } from './smtp-auth.ts';
 import type {
   OutgoingMessage,
@@ -137,7 +137,7 @@ function transportOptions(config: SmtpServerConfig, maxConnections: number): SMT
     secure: config.security === 'tls',
     requireTLS: config.security === 'starttls',
     ignoreTLS: config.security === 'none',
-    tls: tlsOptionsFor(config.host, config.ca),
+    tls: sharedTlsOptionsFor(config.host, config.ca),
     connectionTimeout: config.timeoutMs,
     greetingTimeout: config.timeoutMs,
     socketTimeout: config.timeoutMs,

@@ -10,7 +10,10 @@ import { createDkimService } from './domains/accounts/dkim.service.ts';
 import { createPasswordVault } from './domains/accounts/password-vault.ts';
 import { createAuditService } from './domains/audit/audit.service.ts';
 import { createAutomationEngine } from './domains/automation/engine.ts';
+import { createNotifier } from './domains/automation/notify.ts';
 import { createRulesService } from './domains/automation/rules.service.ts';
+import { createWebhookDeliveryEngine } from './domains/automation/webhooks.delivery.ts';
+import { createWebhooksService } from './domains/automation/webhooks.service.ts';
 import { createBouncesService } from './domains/bounces/bounces.service.ts';
 import { createContactsService } from './domains/contacts/contacts.service.ts';
 import { createMailboxesService } from './domains/mailboxes/mailboxes.service.ts';
@@ -53,7 +56,10 @@ export interface Container {
     domainCheck: ReturnType<typeof createDomainCheckService>;
     bounces: ReturnType<typeof createBouncesService>;
     rules: ReturnType<typeof createRulesService>;
+    notifier: ReturnType<typeof createNotifier>;
     automation: ReturnType<typeof createAutomationEngine>;
+    webhooks: ReturnType<typeof createWebhooksService>;
+    webhookDelivery: ReturnType<typeof createWebhookDeliveryEngine>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
   };
   /** Raw incoming messages and bounce notices (src/domains/messages/raw-store.ts). */
@@ -108,6 +114,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   const bounces = createBouncesService({ db, now, keys: verpKeys(keyring), rawStore, messages });
   const dkim = createDkimService({ db, keyring, now });
+  const notifier = createNotifier({ now, messages });
   return {
     config,
     logger,
@@ -148,7 +155,32 @@ export async function createContainer(config: Config, options: ContainerOptions 
       }),
       bounces,
       rules: createRulesService({ db, now, audit }),
-      automation: createAutomationEngine({ db, dialect, now, contacts, leaseMs: config.automation.leaseMs }),
+      webhooks: createWebhooksService({
+        db,
+        now,
+        keyring,
+        audit,
+        allowInsecure: config.webhooks.allowInsecure,
+        allowPrivateHosts: config.allowPrivateHosts,
+      }),
+      webhookDelivery: createWebhookDeliveryEngine({
+        db,
+        dialect,
+        now,
+        keyring,
+        audit,
+        notifier,
+        leaseMs: config.webhooks.leaseMs,
+      }),
+      notifier,
+      automation: createAutomationEngine({
+        db,
+        dialect,
+        now,
+        contacts,
+        notifier,
+        leaseMs: config.automation.leaseMs,
+      }),
       mailboxes: createMailboxesService({
         db,
         now,

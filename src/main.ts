@@ -43,10 +43,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
               dialect: config.database.dialect,
             });
           },
-          // Account passwords and the DKIM keys of sending domains.
+          // Account passwords, the DKIM keys of sending domains and the webhooks' signing secrets.
           withStores: (work) =>
             withContainer(io, (container) =>
-              work([container.services.accounts.secretStore(), container.services.dkim.secretStore()]),
+              work([
+                container.services.accounts.secretStore(),
+                container.services.dkim.secretStore(),
+                container.services.webhooks.secretStore(),
+              ]),
             ),
         });
       case 'dkim':

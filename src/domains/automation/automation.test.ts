@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request, signUp, useTestApp, type SignedIn } from '../../../test/support/app.ts';
 import { runAutomationOnce } from '../../../test/support/automation.ts';
+import { sendDueMessages } from '../../../test/support/outbox.ts';
 import { testDialects } from '../../../test/support/dialects.ts';
 import { imapAccountInput, runMailboxSyncOnce } from '../../../test/support/mailboxes.ts';
 import { createMailbox, mailPeers, waitForMessage } from '../../../test/support/mail-peers.ts';
@@ -244,5 +245,131 @@ describe.each(testDialects)('automation on %s', (dialect) => {
     const bad = await api('POST', '/api/rules', { ...rule, trigger: 'email.opened', actions: [] });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.body.error.fields ?? {})).toEqual(expect.arrayContaining(['trigger', 'actions']));
+  });
+  async function sinkAccount(
+    name: string,
+    port: number,
+    scope: 'personal' | 'team' = 'team',
+  ): Promise<string> {
+    const created = await api('POST', '/api/accounts', {
+      type: 'own',
+      scope,
+      name,
+      email: `${name.toLowerCase().replaceAll(' ', '-')}-${dialect}@shop.test`,
+      smtp: { host: '127.0.0.1', port, security: 'none', requiresAuth: false },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    return created.body.id as string;
+  }
+
+  it('announces sent and refused mail on each contact’s timeline, and rules act on it', async () => {
+    const sales = await sinkAccount('Sales desk', mailPeers.ports.sink);
+    const refusing = await sinkAccount('Refused desk', mailPeers.ports.deadSink);
+    const first = await contact(`first-${dialect}@customer.test`);
+    const second = await contact(`second-${dialect}@customer.test`);
+    const gone = await contact(`gone-${dialect}@customer.test`);
+    const ruleId = await createRule({
+      name: 'Mark as contacted',
+      trigger: 'email.sent',
+      actions: [{ type: 'add_tag', tag: 'contacted' }],
+    });
+    const stranger = `stranger-${dialect}@elsewhere.test`;
+    const sent = await api('POST', '/api/messages', {
+      accountId: sales,
+      to: [`first-${dialect}@customer.test`, `second-${dialect}@customer.test`, stranger],
+      subject: 'Our offer',
+      text: 'Here it is.',
+    });
+    const refused = await api('POST', '/api/messages', {
+      accountId: refusing,
+      to: [`gone-${dialect}@customer.test`],
+      subject: 'Are you there?',
+      text: 'Hello.',
+    });
+    expect([sent.status, refused.status]).toEqual([202, 202]);
+    await sendDueMessages(testApp.current.container);
+    await runAutomationOnce(testApp.current.container);
+
+    for (const id of [first, second]) {
+      expect(await eventsOf(id)).toEqual(['email.sent', 'contact.tags_changed']);
+      expect((await api('GET', `/api/contacts/${id}`)).body.tags).toEqual(['contacted']);
+    }
+    const announced = (await api('GET', '/api/events?type=email.sent')).body.items as Body[];
+    const ofMessage = announced.filter((event) => event.messageId === sent.body.id);
+    expect(ofMessage.map((event) => [event.contactId, event.data.recipients])).toEqual([
+      [first, [`first-${dialect}@customer.test`]],
+      [second, [`second-${dialect}@customer.test`]],
+      [null, [stranger]],
+    ]);
+    expect(ofMessage[0]).toMatchObject({
+      accountId: sales,
+      data: { subject: 'Our offer', reply: { code: 250 }, errorCode: null },
+    });
+    // The rule ran for both contacts and for the stranger, whom it could not tag.
+    const runs = (await api('GET', `/api/rules/${ruleId}/runs`)).body.items as Body[];
+    expect(runs.map((run) => run.actions[0].status).sort()).toEqual(['done', 'done', 'skipped']);
+
+    expect(await eventsOf(gone)).toEqual(['email.bounced', 'contact.faulty', 'email.failed']);
+    const [failed] = (await api('GET', `/api/events?type=email.failed&contactId=${gone}`)).body
+      .items as Body[];
+    expect(failed).toMatchObject({
+      messageId: refused.body.id,
+      data: { errorCode: 'SMTP_ALL_RECIPIENTS_REJECTED', reply: { code: 550, enhanced: '5.1.1' } },
+    });
+    await api('DELETE', `/api/rules/${ruleId}`);
+  });
+
+  it('emails alerts from the organisation’s notification account, once an admin has chosen one', async () => {
+    const personal = await sinkAccount('My own', mailPeers.ports.sink, 'personal');
+    const refused = await api('PATCH', '/api/organisation/settings', { notificationAccountId: personal });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.fields).toEqual({ notificationAccountId: expect.stringContaining('team') });
+    const byMember = await api('PATCH', '/api/organisation/settings', { notificationAccountId: null }, owner);
+    expect(byMember.status).toBe(403);
+
+    const alerts = await sinkAccount('Alerts', mailPeers.ports.sink);
+    const chosen = await api('PATCH', '/api/organisation/settings', { notificationAccountId: alerts });
+    expect(chosen.status, JSON.stringify(chosen.body)).toBe(200);
+    expect(chosen.body.notificationAccountId).toBe(alerts);
+
+    const id = await contact(`warm-${dialect}@customer.test`, { ownerId: owner.userId, tags: ['warm'] });
+    const ruleId = await createRule({
+      name: 'Warm lead scored',
+      trigger: 'contact.score_changed',
+      conditions: { contactHasTag: 'warm' },
+      actions: [{ type: 'alert', to: 'contact_owner', message: 'Your warm lead moved.' }],
+    });
+    expect((await api('PATCH', `/api/contacts/${id}`, { score: 30 })).status).toBe(200);
+    await runAutomationOnce(testApp.current.container);
+
+    const [run] = (await api('GET', `/api/rules/${ruleId}/runs`)).body.items as Body[];
+    expect(run!.actions[0]).toMatchObject({ status: 'done', detail: 'alerted 1 user; emailed 1' });
+    const queued = (await api('GET', `/api/messages?direction=out&accountId=${alerts}`)).body.items as Body[];
+    expect(queued).toEqual([
+      expect.objectContaining({
+        subject: 'Warm lead scored',
+        text: expect.stringContaining('Your warm lead moved.'),
+        recipients: [expect.objectContaining({ address: owner.email })],
+      }),
+    ]);
+    await sendDueMessages(testApp.current.container);
+    expect((await api('GET', `/api/messages/${queued[0]!.id}`)).body.status).toBe('sent');
+    expect((await api('GET', '/api/notifications?unread=true', undefined, owner)).body.items).toEqual(
+      expect.arrayContaining([expect.objectContaining({ body: 'Your warm lead moved.', contactId: id })]),
+    );
+
+    // An account that cannot send does not hold the alert back; the run says why no email went.
+    expect((await api('POST', `/api/accounts/${alerts}/disable`)).status).toBe(200);
+    expect((await api('PATCH', `/api/contacts/${id}`, { score: 40 })).status).toBe(200);
+    await runAutomationOnce(testApp.current.container);
+    const latest = ((await api('GET', `/api/rules/${ruleId}/runs`)).body.items as Body[]).find(
+      (candidate) => candidate.id !== run!.id,
+    );
+    expect(latest!.actions[0]).toMatchObject({
+      status: 'done',
+      detail: expect.stringMatching(/^alerted 1 user; no email: /),
+    });
+    await api('PATCH', '/api/organisation/settings', { notificationAccountId: null });
+    await api('DELETE', `/api/rules/${ruleId}`);
   });
 });

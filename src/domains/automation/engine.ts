@@ -5,8 +5,10 @@ import type { ContactsService } from '../contacts/contacts.service.ts';
 import { findTags } from '../contacts/contacts.repository.ts';
 import { findTeamMemberIds, findUserIdsInOrganisation } from '../users/users.repository.ts';
 import type { EventCause } from './events.repository.ts';
+import type { Notifier } from './notify.ts';
 import * as repo from './rules.repository.ts';
 import type { ActionResult, RuleAction, RuleConditions } from './rules.ts';
+import { queueEventDeliveries, queueRuleDelivery } from './webhooks.service.ts';
 
 /** A chain of rules acting on each other's events stops here, whatever the rules say. */
 export const MAX_RULE_DEPTH = 3;
@@ -82,10 +84,11 @@ export function createAutomationEngine(deps: {
   dialect: Dialect;
   now: Clock;
   contacts: ContactsService;
+  notifier: Notifier;
   leaseMs: number;
   random?: () => number;
 }) {
-  const { db, dialect, now, contacts } = deps;
+  const { db, dialect, now, contacts, notifier } = deps;
   const random = deps.random ?? Math.random;
 
   async function loadContext(event: Row<'events'>): Promise<RunContext> {
@@ -126,23 +129,18 @@ export function createAutomationEngine(deps: {
         userIds = (await findTeamMemberIds(tx, [action.to.teamId])).get(action.to.teamId) ?? [];
       }
       if (userIds.length === 0) throw new ActionSkipped('nobody to alert');
-      const at = now().toISOString();
-      await repo.insertNotifications(
-        tx,
-        userIds.map((userId): NewRow<'notifications'> => ({
-          id: newId(),
-          org_id: rule.org_id,
-          user_id: userId,
-          title: rule.name,
-          body: action.message ?? describe(event, contact),
-          event_id: event.id,
-          rule_id: rule.id,
-          contact_id: contact?.id ?? null,
-          read_at: null,
-          created_at: at,
-        })),
-      );
-      return `alerted ${userIds.length} ${userIds.length === 1 ? 'user' : 'users'}`;
+      return notifier.notifyUsers(tx, {
+        orgId: rule.org_id,
+        userIds,
+        title: rule.name,
+        body: action.message ?? describe(event, contact),
+        eventId: event.id,
+        ruleId: rule.id,
+        contactId: contact?.id ?? null,
+      });
+    }
+    if (action.type === 'webhook') {
+      return queueRuleDelivery(tx, rule.id, rule.org_id, action.endpointId, event, now().toISOString());
     }
     if (!contact) throw new ActionSkipped('the event has no contact');
     if (action.type === 'add_score') {
@@ -207,6 +205,7 @@ export function createAutomationEngine(deps: {
           }
         }
         await repo.insertRuns(tx, runs);
+        await queueEventDeliveries(tx, events, at);
         await repo.markDispatched(
           tx,
           events.map((event) => event.id),

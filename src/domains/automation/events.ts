@@ -26,6 +26,23 @@ export interface EmailBouncedPayload {
   diagnostic: string | null;
 }
 
+/**
+ * What `email.sent` and `email.failed` say. A message to several contacts announces one event per
+ * contact (so each contact's timeline shows it) and one for its recipients that are no contact.
+ */
+export interface EmailOutcomePayload {
+  messageId: string;
+  accountId: string | null;
+  contactId: string | null;
+  subject: string;
+  /** The addresses this event is about: the contact's, or those of no contact. */
+  recipients: string[];
+  /** The server's reply: to the data when sent, the last refusal when failed. */
+  reply: { code: number | null; enhanced: string | null; text: string | null } | null;
+  /** Why it failed (email.failed only). */
+  errorCode: string | null;
+}
+
 /** What `contact.faulty` and `contact.complained` say: which contact, and what marked it. */
 export interface ContactMarkedPayload {
   contactId: string;

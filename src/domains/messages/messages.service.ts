@@ -233,7 +233,8 @@ export function createMessagesService({
       id,
       org_id: actor.orgId,
       account_id: account.id,
-      created_by: actor.userId,
+      // The operator is no user of ours: what it queues (automation alerts) has no creator.
+      created_by: actor.userId === OPERATOR_ID ? null : actor.userId,
       direction: 'out',
       status: 'ready',
       message_id_header: newMessageId(account.email),
@@ -405,6 +406,15 @@ export function createMessagesService({
         }
         throw error;
       }
+    },
+
+    /**
+     * Queues a message the organisation itself sends (an automation alert from its notification
+     * account) in the caller's transaction, so it is queued exactly when the caller's change commits.
+     */
+    async queueForOrganisation(tx: DbOrTx, orgId: string, input: NewMessageInput): Promise<Queued> {
+      check([input], false);
+      return (await insertAll(tx, { userId: OPERATOR_ID, orgId, role: 'admin' }, [input], null))[0]!;
     },
 
     /** Up to 1,000 messages in one transaction: all are queued, or none. */

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
-import type { DbOrTx, Dialect, RowUpdate, Timestamp } from '../../db/database.ts';
+import type { DbOrTx, Dialect, NewRow, RowUpdate, Timestamp } from '../../db/database.ts';
 import { pausedOutgoingStates } from '../accounts/accounts.service.ts';
+import { insertEvents } from '../automation/events.repository.ts';
 
 /**
  * Claims due messages for one worker with a lease: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
@@ -151,6 +152,8 @@ export interface SentOutcome {
   reply: { code: number | null; enhanced: string | null; text: string; command: string };
   sentCopy: 'pending' | null;
   at: Timestamp;
+  /** What the message's close announces (email.sent), written only if this write closes it. */
+  events: readonly NewRow<'events'>[];
 }
 
 /**
@@ -190,6 +193,7 @@ function journalRows(write: JournalWrite) {
         at: outcome.at,
       })),
     ),
+    events: JSON.stringify(write.sent.flatMap((outcome) => outcome.events)),
   };
 }
 
@@ -225,10 +229,19 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
         enhanced text, text text, command text, sent_copy text, at timestamptz)
       where m.id = v.id and m.id = any(${write.sent.map((outcome) => outcome.messageId)}::text[])
         and m.status = 'sending' and m.lease_owner = v.owner`;
+    const announced = sql`
+      insert into events (id, org_id, type, account_id, message_id, contact_id, payload, actor_id,
+        caused_by_rule_id, rule_depth, created_at)
+      select v.id, v.org_id, v.type, v.account_id, v.message_id, v.contact_id, v.payload, v.actor_id,
+        v.caused_by_rule_id, v.rule_depth, v.created_at
+      from jsonb_to_recordset(${rows.events}::jsonb) as v(id text, org_id text, type text,
+        account_id text, message_id text, contact_id text, payload text, actor_id text,
+        caused_by_rule_id text, rule_depth integer, created_at timestamptz)
+      where v.message_id in (select id from closed)`;
     await (
       write.dataStarted.length === 0
-        ? sql`with accepted as (${accepted}) ${closed}`
-        : sql`with noted as (${noted}), accepted as (${accepted}) ${closed}`
+        ? sql`with accepted as (${accepted}), closed as (${closed} returning m.id) ${announced}`
+        : sql`with noted as (${noted}), accepted as (${accepted}), closed as (${closed} returning m.id) ${announced}`
     ).execute(db);
     return;
   }
@@ -248,7 +261,7 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
       from json_each(${rows.recipients})
     ) as v
     where message_recipients.id = v.id`.execute(db);
-  await sql`
+  const { rows: closed } = await sql<{ id: string }>`
     update messages
     set status = 'sent', sent_at = v.at, sent_copy = v.sent_copy, error_code = null, reply_code = v.code,
       reply_enhanced = v.enhanced, reply_text = v.text, reply_command = v.command, lease_owner = null,
@@ -259,6 +272,11 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
         value ->> 'sent_copy' as sent_copy, value ->> 'at' as at
       from json_each(${rows.messages})
     ) as v
-    where messages.id = v.id and +messages.status = 'sending' and messages.lease_owner = v.owner`.execute(db);
-  // (`+status`, as in the claim: the ids lead, not the status index.)
+    where messages.id = v.id and +messages.status = 'sending' and messages.lease_owner = v.owner
+    returning messages.id`.execute(db); // (`+status`, as in the claim: the ids lead, not the status index.)
+  const closedIds = new Set(closed.map((row) => row.id));
+  await insertEvents(
+    db,
+    write.sent.flatMap((outcome) => (closedIds.has(outcome.messageId) ? outcome.events : [])),
+  );
 }

@@ -1,5 +1,7 @@
 import type { Clock } from '../../clock.ts';
-import type { Db, DbOrTx, Dialect, Row } from '../../db/database.ts';
+import type { Db, DbOrTx, Dialect, NewRow, Row } from '../../db/database.ts';
+import { eventRow, insertEvents } from '../automation/events.repository.ts';
+import type { EmailOutcomePayload } from '../automation/events.ts';
 import type { BouncesService } from '../bounces/bounces.service.ts';
 import { verdictForRcptReply } from '../bounces/bounces.service.ts';
 import { findRecipientRows } from '../messages/messages.repository.ts';
@@ -38,10 +40,50 @@ export interface SendFailure {
 
 const MAX_RETRY_DELAY_MS = 60 * 60 * 1000;
 
+/** `email.sent` or `email.failed` for the recipients concerned: one event per contact among them. */
+function outcomeEvents(
+  type: 'email.sent' | 'email.failed',
+  message: Row<'messages'>,
+  recipients: readonly Row<'message_recipients'>[],
+  outcome: { reply: EmailOutcomePayload['reply']; errorCode: string | null },
+  at: string,
+): NewRow<'events'>[] {
+  const byContact = new Map<string | null, string[]>();
+  for (const recipient of recipients) {
+    byContact.set(recipient.contact_id, [...(byContact.get(recipient.contact_id) ?? []), recipient.address]);
+  }
+  return [...byContact].map(([contactId, addresses]) => {
+    const payload: EmailOutcomePayload = {
+      messageId: message.id,
+      accountId: message.account_id,
+      contactId,
+      subject: message.subject,
+      recipients: addresses,
+      ...outcome,
+    };
+    return eventRow(
+      message.org_id,
+      type,
+      { accountId: message.account_id, messageId: message.id, contactId },
+      payload,
+      at,
+    );
+  });
+}
+
 /** Exponential backoff with full jitter: retries of many messages do not arrive in lockstep. */
 export function retryDelayMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
   const ceiling = Math.min(baseMs * 2 ** Math.max(0, attempt - 1), MAX_RETRY_DELAY_MS);
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+function replyOf(
+  reply: ServerReply | Pick<Row<'message_recipients'>, 'reply_code' | 'reply_enhanced' | 'reply_text'> | null,
+): EmailOutcomePayload['reply'] {
+  if (!reply) return null;
+  return 'text' in reply
+    ? { code: reply.code, enhanced: reply.enhanced, text: reply.text }
+    : { code: reply.reply_code, enhanced: reply.reply_enhanced, text: reply.reply_text };
 }
 
 function replyColumns(reply: ServerReply | null) {
@@ -161,7 +203,7 @@ export function createOutboxService(deps: {
       });
       return;
     }
-    await repo.updateLeasedMessage(tx, message.id, owner, {
+    const closed = await repo.updateLeasedMessage(tx, message.id, owner, {
       status: accepted ? 'sent' : 'error',
       sent_at: accepted ? stamp() : null,
       sent_copy: accepted && fileSentCopy ? 'pending' : null,
@@ -179,6 +221,25 @@ export function createOutboxService(deps: {
       next_attempt_at: null,
       updated_at: stamp(),
     });
+    if (!closed) return;
+    await insertEvents(
+      tx,
+      accepted
+        ? outcomeEvents(
+            'email.sent',
+            message,
+            recipients.filter((recipient) => recipient.status === 'accepted'),
+            { reply: replyOf(reply), errorCode: null },
+            stamp(),
+          )
+        : outcomeEvents(
+            'email.failed',
+            message,
+            recipients.filter((recipient) => recipient.status === 'rejected'),
+            { reply: replyOf(lastRefusal!), errorCode: 'SMTP_ALL_RECIPIENTS_REJECTED' },
+            stamp(),
+          ),
+    );
   }
 
   /** The note before DATA (waited on), or one SMTP transaction's outcome with the message's close. */
@@ -367,6 +428,13 @@ export function createOutboxService(deps: {
           },
           sentCopy: fileSentCopy ? 'pending' : null,
           at: stamp(),
+          events: outcomeEvents(
+            'email.sent',
+            message,
+            recipients.filter((recipient) => recipient.status === 'accepted'),
+            { reply: replyOf(reply), errorCode: null },
+            stamp(),
+          ),
         },
       });
     },
@@ -393,26 +461,42 @@ export function createOutboxService(deps: {
     async fail(message: Row<'messages'>, owner: string, failure: SendFailure): Promise<void> {
       const maybeDelivered = failure.uncertain;
       const retry = !maybeDelivered && failure.transient && message.attempts < settings.maxAttempts;
-      await repo.updateLeasedMessage(db, message.id, owner, {
-        status: maybeDelivered ? 'uncertain' : retry ? 'ready' : 'error',
-        error_code: failure.code,
-        ...replyColumns(failure.reply),
-        reply_command: failure.reply?.command ?? null,
-        next_attempt_at: retry
-          ? new Date(now().getTime() + retryDelayMs(message.attempts, settings.retryBaseMs)).toISOString()
-          : null,
-        lease_owner: null,
-        lease_until: null,
-        updated_at: stamp(),
-      });
-      if (!maybeDelivered) {
-        const pending = await repo.findPendingRecipients(db, message.id);
+      const failed = !maybeDelivered && !retry;
+      // A final failure is announced (email.failed) in the transaction that records it.
+      const write = async (tx: DbOrTx) => {
+        const changed = await repo.updateLeasedMessage(tx, message.id, owner, {
+          status: maybeDelivered ? 'uncertain' : retry ? 'ready' : 'error',
+          error_code: failure.code,
+          ...replyColumns(failure.reply),
+          reply_command: failure.reply?.command ?? null,
+          next_attempt_at: retry
+            ? new Date(now().getTime() + retryDelayMs(message.attempts, settings.retryBaseMs)).toISOString()
+            : null,
+          lease_owner: null,
+          lease_until: null,
+          updated_at: stamp(),
+        });
+        if (maybeDelivered) return;
+        const pending = await repo.findPendingRecipients(tx, message.id);
         await repo.updateRecipients(
-          db,
+          tx,
           pending.map((recipient) => recipient.id),
           { data_started_at: null },
         );
-      }
+        if (changed && failed) {
+          await insertEvents(
+            tx,
+            outcomeEvents(
+              'email.failed',
+              message,
+              pending,
+              { reply: replyOf(failure.reply), errorCode: failure.code },
+              stamp(),
+            ),
+          );
+        }
+      };
+      await (failed ? db.transaction().execute(write) : write(db));
     },
 
     /** Recipients a marketing send passes over (suppressed contacts), each with why. */

@@ -1,5 +1,6 @@
 import type { Db, DbOrTx, Row } from '../../db/database.ts';
 import { AppError } from '../../errors.ts';
+import { findAccountRow } from '../accounts/accounts.repository.ts';
 import type { AuditService } from '../audit/audit.service.ts';
 import type { OrganisationSettings, UpdateOrganisationSettingsInput } from './organisation.ts';
 import { requireAdmin } from './policy.ts';
@@ -9,7 +10,28 @@ import type { Actor } from './users.ts';
 export type OrganisationService = ReturnType<typeof createOrganisationService>;
 
 function toSettings(row: Row<'organisations'>): OrganisationSettings {
-  return { softBounceLimit: row.soft_bounce_limit, softBounceWindowDays: row.soft_bounce_window_days };
+  return {
+    softBounceLimit: row.soft_bounce_limit,
+    softBounceWindowDays: row.soft_bounce_window_days,
+    notificationAccountId: row.notification_account_id,
+  };
+}
+
+/** Alerts go out on the organisation's behalf: from an own team account, not someone's personal one. */
+async function requireNotificationAccount(tx: DbOrTx, orgId: string, id: string): Promise<void> {
+  const account = await findAccountRow(tx, orgId, id);
+  const problem = !account
+    ? 'is not an account of this organisation'
+    : account.scope !== 'team'
+      ? 'must be a team account: alerts are sent on the organisation’s behalf'
+      : account.type !== 'own'
+        ? 'must be an own account: alerts are not marketing mail'
+        : null;
+  if (problem) {
+    throw new AppError('VALIDATION_FAILED', `Invalid settings: notificationAccountId ${problem}.`, {
+      fields: { notificationAccountId: problem },
+    });
+  }
 }
 
 export function createOrganisationService({ db, audit }: { db: Db; audit: AuditService }) {
@@ -32,10 +54,16 @@ export function createOrganisationService({ db, audit }: { db: Db; audit: AuditS
       requireAdmin(actor, 'change the organisation’s settings');
       return db.transaction().execute(async (tx) => {
         await load(tx, actor.orgId);
+        if (input.notificationAccountId) {
+          await requireNotificationAccount(tx, actor.orgId, input.notificationAccountId);
+        }
         await updateOrganisation(tx, actor.orgId, {
           ...(input.softBounceLimit !== undefined && { soft_bounce_limit: input.softBounceLimit }),
           ...(input.softBounceWindowDays !== undefined && {
             soft_bounce_window_days: input.softBounceWindowDays,
+          }),
+          ...(input.notificationAccountId !== undefined && {
+            notification_account_id: input.notificationAccountId,
           }),
         });
         await audit.record(tx, {

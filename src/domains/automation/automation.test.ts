@@ -4,11 +4,14 @@
  * from a real message that Postfix delivers into Dovecot), run logs, loop prevention, and runs made
  * once however many workers read the events.
  */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { request, signUp, useTestApp, type SignedIn } from '../../../test/support/app.ts';
 import { runAutomationOnce } from '../../../test/support/automation.ts';
 import { sendDueMessages } from '../../../test/support/outbox.ts';
+import { runWebhooksOnce } from '../../../test/support/webhooks.ts';
 import { testDialects } from '../../../test/support/dialects.ts';
 import { imapAccountInput, runMailboxSyncOnce } from '../../../test/support/mailboxes.ts';
 import { createMailbox, mailPeers, waitForMessage } from '../../../test/support/mail-peers.ts';
@@ -16,7 +19,11 @@ import { createMailbox, mailPeers, waitForMessage } from '../../../test/support/
 type Body = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe.each(testDialects)('automation on %s', (dialect) => {
-  const testApp = useTestApp(dialect);
+  // The webhook receiver below listens on 127.0.0.1 over plain HTTP.
+  const testApp = useTestApp(dialect, {
+    MAILROOM_ALLOW_INSECURE_WEBHOOKS: 'true',
+    MAILROOM_ALLOW_PRIVATE_HOSTS: 'true',
+  });
   let admin: SignedIn;
   let owner: SignedIn;
 
@@ -371,5 +378,84 @@ describe.each(testDialects)('automation on %s', (dialect) => {
     });
     await api('PATCH', '/api/organisation/settings', { notificationAccountId: null });
     await api('DELETE', `/api/rules/${ruleId}`);
+  });
+  it('retries a failing action with backoff, without doing the done ones again or holding back other rules', async () => {
+    const eventIds: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      eventIds.push(String(req.headers['mailroom-event-id']));
+      req.resume().on('end', () => res.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const endpoint = await api('POST', '/api/webhooks', {
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        eventTypes: ['account.rejected'],
+      });
+      expect(endpoint.status, JSON.stringify(endpoint.body)).toBe(201);
+      const endpointId = endpoint.body.id as string;
+      expect((await api('PATCH', `/api/webhooks/${endpointId}`, { enabled: false })).status).toBe(200);
+      const failing = await createRule({
+        name: 'Score and tell the CRM',
+        trigger: 'contact.tags_changed',
+        conditions: { contactHasTag: 'retry-me' },
+        actions: [
+          { type: 'add_score', amount: 5 },
+          { type: 'webhook', endpointId },
+        ],
+      });
+      const other = await createRule({
+        name: 'Tell the admin',
+        trigger: 'contact.tags_changed',
+        conditions: { contactHasTag: 'retry-me' },
+        actions: [{ type: 'alert', to: { userId: admin.userId }, message: 'Retry me was tagged.' }],
+      });
+      const id = await contact(`retry-${dialect}@customer.test`);
+      expect((await api('PATCH', `/api/contacts/${id}`, { tags: ['retry-me'] })).status).toBe(200);
+      await runAutomationOnce(testApp.current.container);
+
+      const [run] = (await api('GET', `/api/rules/${failing}/runs`)).body.items as Body[];
+      expect(run).toMatchObject({
+        status: 'pending',
+        attempts: 1,
+        actions: [
+          { type: 'add_score', status: 'done', detail: 'score 0 → 5' },
+          { type: 'webhook', status: 'failed', detail: `webhook endpoint ${endpointId} is turned off` },
+        ],
+      });
+      const wait = Date.parse(run!.nextAttemptAt) - testApp.current.clock.now().getTime();
+      expect(wait).toBeGreaterThanOrEqual(15_000);
+      expect(wait).toBeLessThanOrEqual(30_000);
+      expect((await api('GET', `/api/rules/${other}/runs`)).body.items).toEqual([
+        expect.objectContaining({ status: 'done' }),
+      ]);
+      expect((await api('GET', `/api/contacts/${id}`)).body.score).toBe(5);
+      expect((await api('GET', '/api/notifications?unread=true')).body.items).toEqual(
+        expect.arrayContaining([expect.objectContaining({ body: 'Retry me was tagged.', contactId: id })]),
+      );
+
+      // Not due yet: nothing is tried again.
+      await runAutomationOnce(testApp.current.container);
+      expect((await api('GET', `/api/rules/${failing}/runs`)).body.items[0].attempts).toBe(1);
+
+      expect((await api('PATCH', `/api/webhooks/${endpointId}`, { enabled: true })).status).toBe(200);
+      testApp.current.clock.advance(wait);
+      await runAutomationOnce(testApp.current.container);
+      expect((await api('GET', `/api/rules/${failing}/runs`)).body.items[0]).toMatchObject({
+        status: 'done',
+        attempts: 2,
+        actions: [
+          { status: 'done', detail: 'score 0 → 5' },
+          { status: 'done', detail: `queued for webhook ${endpointId}` },
+        ],
+      });
+      expect((await api('GET', `/api/contacts/${id}`)).body.score).toBe(5);
+      await runWebhooksOnce(testApp.current.container);
+      const [tagged] = (await api('GET', `/api/events?type=contact.tags_changed&contactId=${id}`)).body
+        .items as Body[];
+      expect(eventIds).toEqual([tagged!.id]);
+      for (const ruleId of [failing, other]) await api('DELETE', `/api/rules/${ruleId}`);
+    } finally {
+      await new Promise((resolve) => receiver.close(resolve));
+    }
   });
 });

@@ -264,8 +264,21 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
       });
 
       mailFromReply = null;
+      // What the "Clear error status" button says it will change, before it is pressed.
+      expect((await call('GET', `/api/accounts/${accountId}/outbox`)).body).toEqual({
+        ready: 0,
+        sending: 0,
+        sent: 0,
+        error: 1,
+        uncertain: 0,
+        cancelled: 0,
+      });
       const cleared = await call('POST', `/api/accounts/${accountId}/outbox/clear-errors`);
       expect(cleared.body).toEqual({ count: 1 });
+      expect((await call('GET', `/api/accounts/${accountId}/outbox`)).body).toMatchObject({
+        ready: 1,
+        error: 0,
+      });
       await runOutbox();
       expect((await call('GET', `/api/messages/${queued.body.id}`)).body).toMatchObject({
         status: 'sent',

@@ -126,12 +126,17 @@ export async function markContact(
 export async function listBounceRows(
   db: DbOrTx,
   orgId: string,
-  filter: { contactId?: string | undefined; messageId?: string | undefined },
+  filter: {
+    contactId?: string | undefined;
+    messageId?: string | undefined;
+    noticeMessageId?: string | undefined;
+  },
   window: PageWindow,
 ) {
   let query = db.selectFrom('bounces').where('org_id', '=', orgId);
   if (filter.contactId) query = query.where('contact_id', '=', filter.contactId);
   if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
+  if (filter.noticeMessageId) query = query.where('notice_message_id', '=', filter.noticeMessageId);
   const [rows, { count }] = await Promise.all([
     query
       .selectAll()

@@ -101,6 +101,7 @@ function toBounce(row: Row<'bounces'>): Bounce {
     diagnostic: row.diagnostic,
     remoteMta: row.remote_mta,
     hasRawNotice: row.raw_key !== null,
+    noticeMessageId: row.notice_message_id,
     createdAt: row.created_at,
   };
 }
@@ -399,7 +400,7 @@ export function createBouncesService(deps: {
       const { rows, total } = await repo.listBounceRows(
         db,
         actor.orgId,
-        { contactId: query.contactId, messageId: query.messageId },
+        { contactId: query.contactId, messageId: query.messageId, noticeMessageId: query.noticeMessageId },
         toPageWindow(query),
       );
       return { items: rows.map(toBounce), total };

@@ -241,6 +241,11 @@ describe.each(testDialects)('bounces on %s', (dialect) => {
     expect(raw.status).toBe(200);
     expect(raw.headers.get('content-type')).toMatch(/^message\/rfc822/);
     expect(await raw.text()).toContain(gone);
+    // The stored notice leads back to its verdict, for a message view.
+    const notice = await api('GET', `/api/messages/${bounce!.noticeMessageId}`);
+    expect(notice.body).toMatchObject({ kind: 'bounce', direction: 'in' });
+    const verdict = await api('GET', `/api/bounces?noticeMessageId=${bounce!.noticeMessageId}`);
+    expect((verdict.body.items as Body[]).map((item) => item.id)).toEqual([bounce!.id]);
 
     const after = await api('GET', `/api/messages/${message.id}`);
     expect(after.body.recipients[0]).toMatchObject({ address: gone, status: 'bounced' });

@@ -62,6 +62,9 @@ export const BounceSchema = StrictObject({
   diagnostic: Nullable(Type.String()),
   remoteMta: Nullable(Type.String()),
   hasRawNotice: Type.Boolean({ description: 'GET /api/bounces/{id}/raw returns the notice as received' }),
+  noticeMessageId: Type.Union([Id, Type.Null()], {
+    description: 'the stored incoming message that carried the notice (GET /api/bounces?noticeMessageId=)',
+  }),
   createdAt: Timestamp,
 });
 export type Bounce = Static<typeof BounceSchema>;
@@ -69,6 +72,7 @@ export type Bounce = Static<typeof BounceSchema>;
 export const BounceListQuery = StrictObject({
   contactId: Type.Optional(Id),
   messageId: Type.Optional(Id),
+  noticeMessageId: Type.Optional(Id),
   page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
 });

@@ -207,6 +207,18 @@ export async function updateAccountMessagesFrom(
   return Number(result.numUpdatedRows);
 }
 
+/** An account's outgoing messages by status, off the (account_id, status) index. */
+export function countAccountMessagesByStatus(db: DbOrTx, accountId: string) {
+  return db
+    .selectFrom('messages')
+    .select(['status', (eb) => eb.fn.countAll<string | number>().as('count')])
+    .where('account_id', '=', accountId)
+    .where('direction', '=', 'out')
+    .where('deleted_at', 'is', null)
+    .groupBy('status')
+    .execute();
+}
+
 export async function deleteMessageRow(db: DbOrTx, id: string): Promise<void> {
   await db.deleteFrom('messages').where('id', '=', id).execute();
 }

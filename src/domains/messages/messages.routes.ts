@@ -10,6 +10,7 @@ import {
   MessageListQuery,
   MessageSchema,
   NewMessageBody,
+  OutboxCountsSchema,
   QueuedSchema,
 } from './messages.ts';
 
@@ -150,6 +151,19 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
       await container.services.mailboxes.requestSync(actorOf(request), request.params.id);
       return reply.status(202).send({ accountId: request.params.id });
     },
+  );
+
+  app.get(
+    '/api/accounts/:id/outbox',
+    {
+      schema: {
+        summary: 'The account’s outgoing messages counted by state',
+        tags,
+        params: IdParams,
+        response: { 200: OutboxCountsSchema, ...errors },
+      },
+    },
+    async (request) => messages.outboxCounts(actorOf(request), request.params.id),
   );
 
   app.post(

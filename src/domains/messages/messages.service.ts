@@ -12,11 +12,14 @@ import type { Actor } from '../users/users.ts';
 import * as repo from './messages.repository.ts';
 import type { RawStore } from './raw-store.ts';
 import {
+  emptyOutboxCounts,
   MAX_ATTACHMENT_BYTES,
   type Message,
   type MessageListQuery,
   type MessageStatus,
   type NewMessageInput,
+  type OutboxCounts,
+  type OutboxStatus,
   type Queued,
 } from './messages.ts';
 
@@ -557,6 +560,16 @@ export function createMessagesService({
           : new AppError('MESSAGE_NOT_FOUND', `No message ${target.messageId}.`);
       }
       return { userId: OPERATOR_ID, orgId, role: 'admin' };
+    },
+
+    /** How many of the account's outgoing messages are in each state, for its outbox buttons. */
+    async outboxCounts(actor: Actor, accountId: string): Promise<OutboxCounts> {
+      await accounts.requireManageable(db, actor, accountId);
+      const counts = emptyOutboxCounts();
+      for (const row of await repo.countAccountMessagesByStatus(db, accountId)) {
+        if (row.status in counts) counts[row.status as OutboxStatus] = Number(row.count);
+      }
+      return counts;
     },
 
     /** "Reset sending status" for a whole account: sending → ready. */

@@ -198,6 +198,23 @@ export const MessageListQuery = StrictObject({
 export type MessageListQuery = Static<typeof MessageListQuery>;
 
 export const CountSchema = StrictObject({ count: Type.Integer({ minimum: 0 }) });
+
+const outboxStatuses = ['ready', 'sending', 'sent', 'error', 'uncertain', 'cancelled'] as const;
+export type OutboxStatus = (typeof outboxStatuses)[number];
+
+export const OutboxCountsSchema = StrictObject(
+  Object.fromEntries(outboxStatuses.map((status) => [status, Type.Integer({ minimum: 0 })])) as Record<
+    OutboxStatus,
+    ReturnType<typeof Type.Integer>
+  >,
+  {
+    description:
+      'the account’s outgoing messages in each state: what "Reset sending status" (sending) and "Clear error status" (error) would change',
+  },
+);
+export type OutboxCounts = Static<typeof OutboxCountsSchema>;
+export const emptyOutboxCounts = (): OutboxCounts =>
+  Object.fromEntries(outboxStatuses.map((status) => [status, 0])) as OutboxCounts;
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
 });

@@ -17,6 +17,7 @@ import { organisationRoutes } from '../domains/users/organisation.routes.ts';
 import { messagesRoutes } from '../domains/messages/messages.routes.ts';
 import { unsubscribeRoutes } from '../domains/contacts/unsubscribe.routes.ts';
 import { domainCheckRoutes } from '../domains/accounts/domain-check.routes.ts';
+import { senderPreviewRoutes } from '../domains/accounts/sender-preview.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
 import { customFormats } from '../formats.ts';
@@ -120,6 +121,7 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(messagesRoutes, { container });
   await app.register(unsubscribeRoutes, { container });
   await app.register(domainCheckRoutes, { container });
+  await app.register(senderPreviewRoutes, { container });
   await app.register(bouncesRoutes, { container });
   await app.register(organisationRoutes, { container });
   await app.register(automationRoutes, { container });

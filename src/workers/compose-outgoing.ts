@@ -1,6 +1,6 @@
 import type { Row } from '../db/database.ts';
 import type { AccountSender } from '../domains/accounts/accounts.service.ts';
-import { renderSenderName, type SenderContact } from '../domains/accounts/templates.ts';
+import { senderHeaders, type SenderContact } from '../domains/accounts/templates.ts';
 import { composeMessage } from '../mail/compose.ts';
 
 /**
@@ -17,22 +17,12 @@ export function composeOutgoing(
   /** Headers of this transaction only (a marketing recipient's List-Unsubscribe). */
   extraHeaders: Record<string, string> = {},
 ): Promise<Buffer> {
-  const displayName = sender.displayName;
   const headerList = (kind: 'to' | 'cc') =>
     recipients
       .filter((recipient) => recipient.kind === kind)
       .map((recipient) => ({ name: recipient.name, address: recipient.address }));
   return composeMessage({
-    from: {
-      name: renderSenderName(sender.fromNameTemplate, contact, displayName ?? '') || null,
-      address: sender.email,
-    },
-    replyTo: {
-      name:
-        renderSenderName(sender.replyToNameTemplate, contact, sender.replyToName ?? displayName ?? '') ||
-        null,
-      address: sender.replyTo ?? sender.email,
-    },
+    ...senderHeaders(sender, contact),
     to: headerList('to'),
     cc: headerList('cc'),
     bcc: [],

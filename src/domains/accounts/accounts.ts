@@ -438,3 +438,20 @@ export const ConnectionTestSchema = StrictObject({
     }),
   ),
 });
+
+export const SenderPreviewBody = StrictObject(
+  {
+    email: identityFields.email,
+    displayName: identityFields.displayName,
+    replyTo: identityFields.replyTo,
+    replyToName: identityFields.replyToName,
+    fromNameTemplate: identityFields.fromNameTemplate,
+    replyToNameTemplate: identityFields.replyToNameTemplate,
+    contactId: Id,
+  },
+  { description: 'an account’s sender settings, saved or not, and the contact to preview them for' },
+);
+export type SenderPreviewInput = Static<typeof SenderPreviewBody>;
+
+const NamedAddress = StrictObject({ name: Nullable(Type.String()), address: Type.String() });
+export const SenderPreviewSchema = StrictObject({ from: NamedAddress, replyTo: NamedAddress });

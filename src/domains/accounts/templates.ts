@@ -55,3 +55,31 @@ export function renderSenderName(template: string | null, contact: SenderContact
   const oneLine = rendered.replace(controlCharacters, ' ').replace(/\s+/g, ' ').trim();
   return missing || !oneLine ? fallback : oneLine;
 }
+
+/** What of an account names its sender: the address, the fixed names and the templates. */
+export interface SenderIdentity {
+  email: string;
+  displayName: string | null;
+  replyTo: string | null;
+  replyToName: string | null;
+  fromNameTemplate: string | null;
+  replyToNameTemplate: string | null;
+}
+
+/**
+ * From and Reply-To as one recipient sees them: the templates filled from their contact card, else
+ * the account's names. Reply-To falls back to the sending address.
+ */
+export function senderHeaders(sender: SenderIdentity, contact: SenderContact) {
+  const displayName = sender.displayName ?? '';
+  return {
+    from: {
+      name: renderSenderName(sender.fromNameTemplate, contact, displayName) || null,
+      address: sender.email,
+    },
+    replyTo: {
+      name: renderSenderName(sender.replyToNameTemplate, contact, sender.replyToName ?? displayName) || null,
+      address: sender.replyTo ?? sender.email,
+    },
+  };
+}

@@ -445,6 +445,14 @@ export interface BounceNoticesTable {
   received_at: Timestamp;
 }
 
+/** The guard of first-run setup: at most one row, id 'setup' (migration 012). */
+export interface FirstRunTable {
+  id: 'setup';
+  org_id: string | null;
+  user_id: string | null;
+  created_at: string;
+}
+
 export interface Database {
   organisations: OrganisationsTable;
   users: UsersTable;
@@ -474,6 +482,7 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  first_run: FirstRunTable;
 }
 
 export type Db = Kysely<Database>;

@@ -20,6 +20,7 @@ import { domainCheckRoutes } from '../domains/accounts/domain-check.routes.ts';
 import { senderPreviewRoutes } from '../domains/accounts/sender-preview.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
+import { setupRoutes } from '../domains/users/setup.routes.ts';
 import { customFormats } from '../formats.ts';
 import { StrictObject } from '../schemas.ts';
 import { authenticateRequests } from './auth.ts';
@@ -114,6 +115,7 @@ export async function buildServer(container: Container): Promise<App> {
   );
 
   await app.register(authRoutes, { container });
+  await app.register(setupRoutes, { container });
   await app.register(usersRoutes, { container });
   await app.register(accountsRoutes, { container });
   await app.register(auditRoutes, { container });

@@ -10,6 +10,7 @@ import * as marketing from './007-marketing.ts';
 import * as bounces from './008-bounces.ts';
 import * as automation from './010-automation.ts';
 import * as webhooks from './011-webhooks.ts';
+import * as firstRun from './012-first-run.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -33,6 +34,7 @@ const migrations: Record<string, DialectMigration> = {
   '008-bounces': bounces,
   '010-automation': automation,
   '011-webhooks': webhooks,
+  '012-first-run': firstRun,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the servers the tests talk to are up: PostgreSQL on 127.0.0.1:5432 (database `test`,
 # trust auth). Installs Debian's PostgreSQL when the machine has none; starts it when it is stopped.
+# Also installs Debian's Chromium for the browser tests (test/e2e) when it is missing.
 set -euo pipefail
 
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -28,3 +29,10 @@ if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
   psql -h 127.0.0.1 -U postgres -d postgres -tAc 'create database test' >/dev/null
 fi
 echo "PostgreSQL ready on 127.0.0.1:5432 (database test)"
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Chromium from Debian's packages (for the browser tests)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+echo "Chromium ready: $(/usr/bin/chromium --version 2>/dev/null || echo missing)"

@@ -25,6 +25,7 @@ import { customFormats } from '../formats.ts';
 import { StrictObject } from '../schemas.ts';
 import { authenticateRequests } from './auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { defaultWebRoot, webUiRoutes } from './web-ui.ts';
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -51,7 +52,12 @@ function createValidators() {
     (httpPart === 'body' ? body : text).compile(schema);
 }
 
-export async function buildServer(container: Container): Promise<App> {
+export interface ServerOptions {
+  /** The built web UI served at `/` (default: web/dist). */
+  webRoot?: string;
+}
+
+export async function buildServer(container: Container, options: ServerOptions = {}): Promise<App> {
   const app = Fastify({
     loggerInstance: container.logger as FastifyBaseLogger,
     trustProxy: container.config.trustProxy,
@@ -128,5 +134,6 @@ export async function buildServer(container: Container): Promise<App> {
   await app.register(organisationRoutes, { container });
   await app.register(automationRoutes, { container });
   await app.register(webhooksRoutes, { container });
+  await app.register(webUiRoutes, { root: options.webRoot ?? defaultWebRoot });
   return app;
 }

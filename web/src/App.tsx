@@ -1,0 +1,57 @@
+import { Center, Loader } from '@mantine/core';
+import { Navigate, Route, Routes, useLocation } from 'react-router';
+import { ErrorNotice } from './components/ErrorNotice.tsx';
+import { Shell } from './components/Shell.tsx';
+import { AccountsPage } from './pages/AccountsPage.tsx';
+import { ApprovalsPage } from './pages/ApprovalsPage.tsx';
+import { LoginPage } from './pages/LoginPage.tsx';
+import { NotYetPage } from './pages/NotYetPage.tsx';
+import { useSession } from './session.ts';
+
+function RequireSession() {
+  const session = useSession();
+  const location = useLocation();
+  if (session.isPending) {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (session.isError) {
+    return (
+      <Center h="100vh" p="md">
+        <ErrorNotice error={session.error} onRetry={() => void session.refetch()} />
+      </Center>
+    );
+  }
+  if (!session.data)
+    return <Navigate to="/login" replace state={{ from: location.pathname + location.search }} />;
+  return <Shell me={session.data} />;
+}
+
+export function App() {
+  return (
+    <Routes>
+      <Route path="/login" element={<LoginPage />} />
+      <Route element={<RequireSession />}>
+        <Route index element={<Navigate to="/accounts" replace />} />
+        <Route path="/accounts" element={<AccountsPage />} />
+        <Route path="/admin" element={<ApprovalsPage />} />
+        <Route
+          path="/mailbox"
+          element={<NotYetPage title="Mailbox" what="the inbox and outbox of your accounts" />}
+        />
+        <Route
+          path="/contacts"
+          element={<NotYetPage title="Contacts" what="contacts with their bounce history, score and tags" />}
+        />
+        <Route
+          path="/automation"
+          element={<NotYetPage title="Automation" what="rules, webhooks and notifications" />}
+        />
+        <Route path="*" element={<NotYetPage title="Page not found" what="" notFound />} />
+      </Route>
+    </Routes>
+  );
+}

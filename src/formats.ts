@@ -1,4 +1,5 @@
 import { isMailboxAddress } from './domains/accounts/addresses.ts';
+import { normalizeDkimDomain } from './domains/accounts/dkim.service.ts';
 import { placeholderHelp, templateProblem } from './domains/accounts/templates.ts';
 
 interface CustomFormat {
@@ -16,6 +17,10 @@ export const customFormats: Record<string, CustomFormat> = {
   mailbox: {
     validate: (value) => value === '' || isMailboxAddress(value),
     message: 'must be an email address such as name@example.com, without a display name',
+  },
+  domain: {
+    validate: (value) => value === '' || normalizeDkimDomain(value) !== null,
+    message: 'must be a domain name such as example.com',
   },
   'sender-template': {
     validate: (value) => templateProblem(value) === null,

@@ -249,6 +249,13 @@ describe.each(testDialects)('automation on %s', (dialect) => {
     });
     expect(wrong.status).toBe(400);
     expect(wrong.body.error.fields).toEqual({ 'actions.0.to.userId': expect.stringContaining('no user') });
+    const notDomain = await api('POST', '/api/rules', {
+      ...rule,
+      conditions: { senderDomain: 'not a domain' },
+    });
+    expect(notDomain.body.error.fields).toEqual({
+      'conditions.senderDomain': 'must be a domain name such as example.com',
+    });
     const bad = await api('POST', '/api/rules', { ...rule, trigger: 'email.opened', actions: [] });
     expect(bad.status).toBe(400);
     expect(Object.keys(bad.body.error.fields ?? {})).toEqual(expect.arrayContaining(['trigger', 'actions']));

@@ -68,9 +68,33 @@ function describe(event: Row<'events'>, contact: RunContext['contact']): string 
       return `${who ?? String(data.email)} is now faulty: mail to it bounces.`;
     case 'contact.complained':
       return `${who ?? String(data.email)} reported mail as spam.`;
-    default:
-      return who ? `${event.type}: ${who}` : event.type;
+    case 'contact.reactivated':
+      return `${who ?? String(data.email)} was reactivated.`;
+    case 'contact.score_changed':
+      return `The score of ${who ?? 'a contact'} went from ${String(data.from)} to ${String(data.to)}.`;
+    case 'contact.tags_changed': {
+      const list = (tags: unknown) => (Array.isArray(tags) && tags.length > 0 ? tags.join(', ') : null);
+      const changes = [
+        list(data.added) && `added ${list(data.added)}`,
+        list(data.removed) && `removed ${list(data.removed)}`,
+      ].filter(Boolean);
+      return `The tags of ${who ?? 'a contact'} changed${changes.length ? `: ${changes.join('; ')}` : ''}.`;
+    }
+    case 'email.sent':
+    case 'email.failed': {
+      const to = who ?? (Array.isArray(data.recipients) ? data.recipients.join(', ') : 'its recipients');
+      return event.type === 'email.sent'
+        ? `Mail to ${to} was sent: ${String(data.subject ?? '')}`
+        : `Mail to ${to} failed (${String(data.errorCode)}): ${String(data.subject ?? '')}`;
+    }
+    case 'account.created':
+    case 'account.approved':
+    case 'account.rejected':
+      return `The account ${String(data.name)} <${String(data.email)}> was ${event.type.slice('account.'.length)}.`;
+    case 'account.health_changed':
+      return `The ${String(data.direction)} health of an account went from ${String(data.from)} to ${String(data.to)}.`;
   }
+  return who ? `${event.type}: ${who}` : event.type;
 }
 
 /**

@@ -16,7 +16,7 @@ export const RuleConditionsSchema = StrictObject(
     contactHasTag: Type.Optional(Tag),
     scoreAbove: Type.Optional(Type.Integer()),
     scoreBelow: Type.Optional(Type.Integer()),
-    senderDomain: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[^@\\s]+$' })),
+    senderDomain: Type.Optional(Type.String({ minLength: 1, maxLength: 253, format: 'domain' })),
   },
   {
     description:

@@ -282,6 +282,11 @@ describe('the web UI in a browser', () => {
     expect(new Set(await column(page, 3))).toEqual(new Set(['Personal']));
     await page.getByRole('radiogroup', { name: 'Scope' }).getByText('Any').click();
     await countLine(page, '1–25 of 62 accounts');
+    // Every column fits at 1280px, the row actions included.
+    const tableOverflow = await page.evaluate<number>(
+      "(() => { const t = document.querySelector('table'); return t.getBoundingClientRect().right - t.closest('.mantine-Card-root').getBoundingClientRect().right; })()",
+    );
+    expect(tableOverflow).toBeLessThanOrEqual(0);
     await screenshot(page, '09-accounts-1280');
   }, 90_000);
 

@@ -24,7 +24,7 @@ const words: Record<string, string> = {
   active: 'Active',
   rejected: 'Rejected',
   disabled: 'Disabled',
-  unknown: 'Not checked yet',
+  unknown: 'Not checked',
   ok: 'OK',
   auth_error: 'Login refused',
   connect_error: 'Cannot connect',

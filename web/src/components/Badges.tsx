@@ -40,10 +40,11 @@ export function HealthBadge({ direction, health }: { direction: 'Sending' | 'Rec
     >
       <Badge
         tabIndex={0}
+        size="sm"
         variant="light"
         color={healthColour[health.state]}
         aria-label={`${direction}: ${label(health.state)}. ${details.join('. ')}`}
-        style={{ cursor: 'help' }}
+        style={{ cursor: 'help', minWidth: 'max-content' }}
       >
         {label(health.state)}
       </Badge>
@@ -60,7 +61,7 @@ const statusColour: Record<AccountStatus, string> = {
 
 export function StatusBadge({ status }: { status: AccountStatus }) {
   return (
-    <Badge variant="dot" color={statusColour[status]}>
+    <Badge size="sm" variant="dot" color={statusColour[status]} style={{ minWidth: 'max-content' }}>
       {label(status)}
     </Badge>
   );

@@ -129,7 +129,13 @@ function AccountsTable({
 }) {
   return (
     <Table.ScrollContainer minWidth={1000} type="native">
-      <Table verticalSpacing="xs" highlightOnHover aria-label="Email accounts" aria-busy={loading}>
+      <Table
+        verticalSpacing="xs"
+        horizontalSpacing={6}
+        highlightOnHover
+        aria-label="Email accounts"
+        aria-busy={loading}
+      >
         <Table.Thead>
           <Table.Tr>
             <Table.Th>Name</Table.Th>
@@ -163,7 +169,7 @@ function AccountsTable({
                     <NameCell account={account} />
                   </Table.Td>
                   <Table.Td>
-                    <Text size="sm" truncate maw={240}>
+                    <Text size="sm" truncate maw={200} title={account.email}>
                       {account.email}
                     </Text>
                   </Table.Td>

@@ -3,6 +3,7 @@ import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { ErrorNotice } from './components/ErrorNotice.tsx';
 import { Shell } from './components/Shell.tsx';
 import { AccountsPage } from './pages/AccountsPage.tsx';
+import { AutomationPage } from './pages/AutomationPage.tsx';
 import { ApprovalsPage } from './pages/ApprovalsPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { NotYetPage } from './pages/NotYetPage.tsx';
@@ -46,10 +47,8 @@ export function App() {
           path="/contacts"
           element={<NotYetPage title="Contacts" what="contacts with their bounce history, score and tags" />}
         />
-        <Route
-          path="/automation"
-          element={<NotYetPage title="Automation" what="rules, webhooks and notifications" />}
-        />
+        <Route path="/automation" element={<AutomationPage />} />
+        <Route path="/automation/:tab" element={<AutomationPage />} />
         <Route path="*" element={<NotYetPage title="Page not found" what="" notFound />} />
       </Route>
     </Routes>

@@ -108,6 +108,19 @@ export type DomainCheck = Success<Operation<'/api/accounts/{id}/domain-check', '
 export type Health = AccountRow['health']['outgoing'];
 export type AccountStatus = AccountRow['status'];
 
+export type Rule = Success<Operation<'/api/rules/{id}', 'get'>>;
+export type RuleInput = BodyOf<Operation<'/api/rules', 'post'>>;
+export type RuleAction = Rule['actions'][number];
+export type RuleConditions = Rule['conditions'];
+export type EventType = Rule['trigger'];
+export type RuleRun = Success<Operation<'/api/rules/{id}/runs', 'get'>>['items'][number];
+export type WebhookEndpoint = Success<Operation<'/api/webhooks/{id}', 'get'>>;
+export type WebhookInput = BodyOf<Operation<'/api/webhooks', 'post'>>;
+export type WebhookDelivery = Success<Operation<'/api/webhooks/{id}/deliveries', 'get'>>['items'][number];
+export type AppNotification = Success<Operation<'/api/notifications', 'get'>>['items'][number];
+export type UserRow = Success<Operation<'/api/users', 'get'>>['items'][number];
+export type TeamRow = Success<Operation<'/api/teams', 'get'>>['items'][number];
+
 export const api = {
   setupStatus: () => call('get', '/api/setup'),
   setUp: (body: SetupInput) => call('post', '/api/setup', { body }),
@@ -124,4 +137,21 @@ export const api = {
   rejectAccount: (id: string, reason: string) =>
     call('post', '/api/accounts/{id}/reject', { path: { id }, body: { reason } }),
   domainCheck: (id: string) => call('get', '/api/accounts/{id}/domain-check', { path: { id } }),
+  rules: () => call('get', '/api/rules'),
+  createRule: (body: RuleInput) => call('post', '/api/rules', { body }),
+  updateRule: (id: string, body: Partial<RuleInput>) =>
+    call('patch', '/api/rules/{id}', { path: { id }, body }),
+  deleteRule: (id: string) => call('delete', '/api/rules/{id}', { path: { id } }),
+  ruleRuns: (id: string) => call('get', '/api/rules/{id}/runs', { path: { id } }),
+  webhooks: () => call('get', '/api/webhooks'),
+  createWebhook: (body: WebhookInput) => call('post', '/api/webhooks', { body }),
+  updateWebhook: (id: string, body: Partial<WebhookInput>) =>
+    call('patch', '/api/webhooks/{id}', { path: { id }, body }),
+  deleteWebhook: (id: string) => call('delete', '/api/webhooks/{id}', { path: { id } }),
+  rotateWebhookSecret: (id: string) => call('post', '/api/webhooks/{id}/rotate-secret', { path: { id } }),
+  webhookDeliveries: (id: string) => call('get', '/api/webhooks/{id}/deliveries', { path: { id } }),
+  notifications: (unread: boolean) => call('get', '/api/notifications', { query: unread ? { unread } : {} }),
+  markNotificationRead: (id: string) => call('post', '/api/notifications/{id}/read', { path: { id } }),
+  users: () => call('get', '/api/users', { query: { pageSize: 200 } }),
+  teams: () => call('get', '/api/teams', { query: { pageSize: 200 } }),
 };

@@ -5886,6 +5886,7 @@ export type paths = {
                   contactHasTag?: string;
                   scoreAbove?: number;
                   scoreBelow?: number;
+                  /** Format: domain */
                   senderDomain?: string;
                 };
                 actions: (
@@ -6004,6 +6005,7 @@ export type paths = {
               contactHasTag?: string;
               scoreAbove?: number;
               scoreBelow?: number;
+              /** Format: domain */
               senderDomain?: string;
             };
             actions: (
@@ -6084,6 +6086,7 @@ export type paths = {
                 contactHasTag?: string;
                 scoreAbove?: number;
                 scoreBelow?: number;
+                /** Format: domain */
                 senderDomain?: string;
               };
               actions: (
@@ -6219,6 +6222,7 @@ export type paths = {
                 contactHasTag?: string;
                 scoreAbove?: number;
                 scoreBelow?: number;
+                /** Format: domain */
                 senderDomain?: string;
               };
               actions: (
@@ -6377,6 +6381,7 @@ export type paths = {
               contactHasTag?: string;
               scoreAbove?: number;
               scoreBelow?: number;
+              /** Format: domain */
               senderDomain?: string;
             };
             actions?: (
@@ -6457,6 +6462,7 @@ export type paths = {
                 contactHasTag?: string;
                 scoreAbove?: number;
                 scoreBelow?: number;
+                /** Format: domain */
                 senderDomain?: string;
               };
               actions: (

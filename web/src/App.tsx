@@ -2,10 +2,16 @@ import { Center, Loader } from '@mantine/core';
 import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { ErrorNotice } from './components/ErrorNotice.tsx';
 import { Shell } from './components/Shell.tsx';
+import { AccountSettingsPage } from './pages/AccountSettingsPage.tsx';
 import { AccountsPage } from './pages/AccountsPage.tsx';
+import { AddAccountPage } from './pages/AddAccountPage.tsx';
 import { AutomationPage } from './pages/AutomationPage.tsx';
 import { ApprovalsPage } from './pages/ApprovalsPage.tsx';
+import { ContactPage } from './pages/ContactPage.tsx';
+import { ContactsPage } from './pages/ContactsPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
+import { MailboxPage } from './pages/MailboxPage.tsx';
+import { MessagePage } from './pages/MessagePage.tsx';
 import { NotYetPage } from './pages/NotYetPage.tsx';
 import { useSession } from './session.ts';
 
@@ -38,15 +44,14 @@ export function App() {
       <Route element={<RequireSession />}>
         <Route index element={<Navigate to="/accounts" replace />} />
         <Route path="/accounts" element={<AccountsPage />} />
+        <Route path="/accounts/new" element={<AddAccountPage />} />
+        <Route path="/accounts/:id" element={<AccountSettingsPage />} />
+        <Route path="/accounts/:id/:tab" element={<AccountSettingsPage />} />
         <Route path="/admin" element={<ApprovalsPage />} />
-        <Route
-          path="/mailbox"
-          element={<NotYetPage title="Mailbox" what="the inbox and outbox of your accounts" />}
-        />
-        <Route
-          path="/contacts"
-          element={<NotYetPage title="Contacts" what="contacts with their bounce history, score and tags" />}
-        />
+        <Route path="/mailbox" element={<MailboxPage />} />
+        <Route path="/messages/:id" element={<MessagePage />} />
+        <Route path="/contacts" element={<ContactsPage />} />
+        <Route path="/contacts/:id" element={<ContactPage />} />
         <Route path="/automation" element={<AutomationPage />} />
         <Route path="/automation/:tab" element={<AutomationPage />} />
         <Route path="*" element={<NotYetPage title="Page not found" what="" notFound />} />

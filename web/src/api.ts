@@ -96,6 +96,31 @@ async function call<P extends keyof paths, M extends Method>(
   return json as Success<Operation<P, M>>;
 }
 
+/** A GET whose answer is text, not JSON: a raw notice or message as received. */
+async function callText<P extends keyof paths>(
+  path: P,
+  params: PathOf<Operation<P, 'get'>>,
+): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(toUrl(path as string, params as object, undefined), {
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', UNREACHABLE);
+  }
+  const text = await response.text();
+  if (response.ok) return text;
+  let error: { code?: string; message?: string } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+  } catch {
+    error = undefined;
+  }
+  if (error?.code && error.message) throw new ApiError(response.status, error.code, error.message);
+  throw new ApiError(response.status, 'UNEXPECTED', `The server answered ${response.status}.`);
+}
+
 export type Me = Success<Operation<'/api/me', 'get'>>;
 export type SetupInput = BodyOf<Operation<'/api/setup', 'post'>>;
 export type AccountQuery = NonNullable<QueryOf<Operation<'/api/accounts', 'get'>>>;
@@ -107,6 +132,11 @@ export type Account = Success<Operation<'/api/accounts', 'post'>>;
 export type DomainCheck = Success<Operation<'/api/accounts/{id}/domain-check', 'get'>>;
 export type Health = AccountRow['health']['outgoing'];
 export type AccountStatus = AccountRow['status'];
+export type AccountPatch = BodyOf<Operation<'/api/accounts/{id}', 'patch'>>;
+export type ConnectionTest = Success<Operation<'/api/accounts/test', 'post'>>;
+export type SenderPreviewInput = BodyOf<Operation<'/api/accounts/sender-preview', 'post'>>;
+export type SenderPreview = Success<Operation<'/api/accounts/sender-preview', 'post'>>;
+export type OutboxCounts = Success<Operation<'/api/accounts/{id}/outbox', 'get'>>;
 
 export type Rule = Success<Operation<'/api/rules/{id}', 'get'>>;
 export type RuleInput = BodyOf<Operation<'/api/rules', 'post'>>;
@@ -120,6 +150,18 @@ export type WebhookDelivery = Success<Operation<'/api/webhooks/{id}/deliveries',
 export type AppNotification = Success<Operation<'/api/notifications', 'get'>>['items'][number];
 export type UserRow = Success<Operation<'/api/users', 'get'>>['items'][number];
 export type TeamRow = Success<Operation<'/api/teams', 'get'>>['items'][number];
+
+export type MessageQuery = NonNullable<QueryOf<Operation<'/api/messages', 'get'>>>;
+export type Message = Success<Operation<'/api/messages/{id}', 'get'>>;
+export type MessageStatus = Message['status'];
+export type ContactQuery = NonNullable<QueryOf<Operation<'/api/contacts', 'get'>>>;
+export type Contact = Success<Operation<'/api/contacts/{id}', 'get'>>;
+export type ContactStatus = Contact['status'];
+export type ContactChanges = BodyOf<Operation<'/api/contacts/{id}', 'patch'>>;
+export type BounceQuery = NonNullable<QueryOf<Operation<'/api/bounces', 'get'>>>;
+export type Bounce = Success<Operation<'/api/bounces', 'get'>>['items'][number];
+export type EventQuery = NonNullable<QueryOf<Operation<'/api/events', 'get'>>>;
+export type AppEvent = Success<Operation<'/api/events', 'get'>>['items'][number];
 
 export const api = {
   setupStatus: () => call('get', '/api/setup'),
@@ -137,6 +179,16 @@ export const api = {
   rejectAccount: (id: string, reason: string) =>
     call('post', '/api/accounts/{id}/reject', { path: { id }, body: { reason } }),
   domainCheck: (id: string) => call('get', '/api/accounts/{id}/domain-check', { path: { id } }),
+  updateAccount: (id: string, body: AccountPatch) =>
+    call('patch', '/api/accounts/{id}', { path: { id }, body }),
+  testAccountSettings: (body: CreateAccountInput) => call('post', '/api/accounts/test', { body }),
+  testAccount: (id: string) => call('post', '/api/accounts/{id}/test', { path: { id } }),
+  senderPreview: (body: SenderPreviewInput) => call('post', '/api/accounts/sender-preview', { body }),
+  accountOutbox: (id: string) => call('get', '/api/accounts/{id}/outbox', { path: { id } }),
+  resetAccountSending: (id: string) =>
+    call('post', '/api/accounts/{id}/outbox/reset-sending', { path: { id } }),
+  clearAccountErrors: (id: string) =>
+    call('post', '/api/accounts/{id}/outbox/clear-errors', { path: { id } }),
   rules: () => call('get', '/api/rules'),
   createRule: (body: RuleInput) => call('post', '/api/rules', { body }),
   updateRule: (id: string, body: Partial<RuleInput>) =>
@@ -154,4 +206,20 @@ export const api = {
   markNotificationRead: (id: string) => call('post', '/api/notifications/{id}/read', { path: { id } }),
   users: () => call('get', '/api/users', { query: { pageSize: 200 } }),
   teams: () => call('get', '/api/teams', { query: { pageSize: 200 } }),
+  user: (id: string) => call('get', '/api/users/{id}', { path: { id } }),
+  account: (id: string) => call('get', '/api/accounts/{id}', { path: { id } }),
+
+  messages: (query: MessageQuery) => call('get', '/api/messages', { query }),
+  message: (id: string) => call('get', '/api/messages/{id}', { path: { id } }),
+  cancelMessage: (id: string) => call('post', '/api/messages/{id}/cancel', { path: { id } }),
+  resetMessageSending: (id: string) => call('post', '/api/messages/{id}/reset-sending', { path: { id } }),
+  clearMessageError: (id: string) => call('post', '/api/messages/{id}/clear-error', { path: { id } }),
+  contacts: (query: ContactQuery) => call('get', '/api/contacts', { query }),
+  contact: (id: string) => call('get', '/api/contacts/{id}', { path: { id } }),
+  updateContact: (id: string, body: ContactChanges) =>
+    call('patch', '/api/contacts/{id}', { path: { id }, body }),
+  reactivateContact: (id: string) => call('post', '/api/contacts/{id}/reactivate', { path: { id } }),
+  bounces: (query: BounceQuery) => call('get', '/api/bounces', { query }),
+  bounceNotice: (id: string) => callText('/api/bounces/{id}/raw', { id }),
+  events: (query: EventQuery) => call('get', '/api/events', { query }),
 };

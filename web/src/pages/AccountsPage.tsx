@@ -18,10 +18,10 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue, useDisclosure, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconDots, IconPlus, IconSearch, IconStar, IconTrash } from '@tabler/icons-react';
+import { IconDots, IconPlus, IconSearch, IconSettings, IconStar, IconTrash } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { useSearchParams } from 'react-router';
+import { Link, useSearchParams } from 'react-router';
 import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
 import { HealthBadge, StatusBadge } from '../components/Badges.tsx';
@@ -83,6 +83,13 @@ function RowActions({ account, onDelete }: { account: AccountRow; onDelete: (acc
         </ActionIcon>
       </Menu.Target>
       <Menu.Dropdown>
+        <Menu.Item
+          component={Link}
+          to={`/accounts/${account.id}`}
+          leftSection={<IconSettings size={16} aria-hidden />}
+        >
+          Edit settings
+        </Menu.Item>
         <Menu.Item
           leftSection={<IconStar size={16} aria-hidden />}
           disabled={account.isDefault || account.status !== 'active'}
@@ -355,9 +362,14 @@ export function AccountsPage() {
         <Title order={1} size="h2">
           Accounts
         </Title>
-        <Button leftSection={<IconPlus size={16} aria-hidden />} onClick={addingControls.open}>
-          Add marketing account
-        </Button>
+        <Group gap="sm">
+          <Button variant="default" onClick={addingControls.open}>
+            Add marketing account
+          </Button>
+          <Button component={Link} to="/accounts/new" leftSection={<IconPlus size={16} aria-hidden />}>
+            Add account
+          </Button>
+        </Group>
       </Group>
 
       <Group gap="sm" align="flex-end" wrap="wrap" role="search" aria-label="Filter accounts">

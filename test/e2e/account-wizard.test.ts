@@ -10,7 +10,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/domains/users/users.ts';
 import { createMailbox, mailPeers, type Mailbox } from '../support/mail-peers.ts';
 import { sendDueMessages } from '../support/outbox.ts';
-import { buildWebUi, launchChromium, screenshot, startApp, type RunningApp } from './support.ts';
+import {
+  buildWebUi,
+  launchChromium,
+  screenshot,
+  startApp,
+  type RunningApp,
+  screenshotOpenPages,
+  logIn as logInAs,
+  settled,
+} from './support.ts';
 
 const ORG = 'Wizardry Ltd';
 const admin = { name: 'Olga Owner', email: 'olga@wizardry.test', password: 'admin password 1' };
@@ -50,25 +59,11 @@ describe('the add-account wizard and account settings in a browser', () => {
   });
 
   afterEach(async ({ task }) => {
-    if (task.result?.state !== 'fail') return;
-    for (const [index, open] of browser
-      .contexts()
-      .flatMap((context) => context.pages())
-      .entries()) {
-      await screenshot(open, `failed-aw-${index}`);
-    }
+    if (task.result?.state === 'fail') await screenshotOpenPages(browser, `failed-aw`);
   });
 
   const url = (path: string) => `${running.baseUrl}${path}`;
-  /** Lets a transition (a collapse opening, a dialog fading in) finish before a screenshot. */
-  const settled = (p: Page) => p.waitForTimeout(350);
-  async function logIn(p: Page) {
-    await p.goto(url('/login'));
-    await p.getByLabel('Email').fill(admin.email);
-    await p.getByLabel(/^Password/).fill(admin.password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.waitForURL('**/accounts');
-  }
+  const logIn = (p: Page) => logInAs(p, running.baseUrl, admin);
   const pageTitle = (p: Page) => p.locator('#wizard-page-title');
   async function next(p: Page, title: string) {
     await p.getByRole('button', { name: 'Next' }).click();

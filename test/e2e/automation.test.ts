@@ -10,7 +10,16 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runAutomationOnce } from '../support/automation.ts';
 import { runWebhooksOnce } from '../support/webhooks.ts';
-import { buildWebUi, launchChromium, screenshot, startApp, type RunningApp } from './support.ts';
+import {
+  buildWebUi,
+  launchChromium,
+  screenshot,
+  startApp,
+  type RunningApp,
+  screenshotOpenPages,
+  logIn as logInAs,
+  settled,
+} from './support.ts';
 
 const ORG = 'Rulemakers';
 const admin = { name: 'Ana Admin', email: 'ana@rulemakers.test', password: 'admin password 1' };
@@ -54,25 +63,11 @@ describe('the Automation views in a browser', () => {
   });
 
   afterEach(async ({ task }) => {
-    if (task.result?.state !== 'fail') return;
-    for (const [index, open] of browser
-      .contexts()
-      .flatMap((context) => context.pages())
-      .entries()) {
-      await screenshot(open, `failed-automation-${index}`);
-    }
+    if (task.result?.state === 'fail') await screenshotOpenPages(browser, `failed-automation`);
   });
 
   const url = (path: string) => `${running.baseUrl}${path}`;
-  /** Lets a dialog finish opening (Mantine fades it in) before a screenshot. */
-  const settled = (p: Page) => p.waitForTimeout(400);
-  async function logIn(p: Page, who: { email: string; password: string }) {
-    await p.goto(url('/login'));
-    await p.getByLabel('Email').fill(who.email);
-    await p.getByLabel(/^Password/).fill(who.password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.waitForURL('**/accounts');
-  }
+  const logIn = (p: Page, who: { email: string; password: string }) => logInAs(p, running.baseUrl, who);
   /** A call to the API with the browser's session, as the page itself would make it. */
   const apiAsPage = (p: Page, method: string, path: string, body?: unknown) =>
     p.evaluate(

@@ -13,7 +13,16 @@ import type { Actor } from '../../src/domains/users/users.ts';
 import { createMailbox, mailPeers, waitForMessage, type Mailbox } from '../support/mail-peers.ts';
 import { imapAccountInput, runMailboxSyncOnce } from '../support/mailboxes.ts';
 import { sendDueMessages } from '../support/outbox.ts';
-import { buildWebUi, launchChromium, screenshot, startApp, type RunningApp } from './support.ts';
+import {
+  buildWebUi,
+  launchChromium,
+  screenshot,
+  startApp,
+  type RunningApp,
+  screenshotOpenPages,
+  logIn as logInAs,
+  settled,
+} from './support.ts';
 
 const ORG = 'Postroom Ltd';
 const admin = { name: 'Paula Post', email: 'paula@postroom.test', password: 'admin password 1' };
@@ -50,26 +59,12 @@ describe('the Mailbox and Contacts views in a browser', () => {
   });
 
   afterEach(async ({ task }) => {
-    if (task.result?.state !== 'fail') return;
-    for (const [index, open] of browser
-      .contexts()
-      .flatMap((context) => context.pages())
-      .entries()) {
-      await screenshot(open, `failed-mailbox-contacts-${index}`);
-    }
+    if (task.result?.state === 'fail') await screenshotOpenPages(browser, `failed-mailbox-contacts`);
   });
 
   const url = (path: string) => `${running.baseUrl}${path}`;
   const services = () => running.container.services;
-  /** Lets a dialog or notification finish its animation before a screenshot. */
-  const settled = (p: Page) => p.waitForTimeout(400);
-  async function logIn(p: Page) {
-    await p.goto(url('/login'));
-    await p.getByLabel('Email').fill(admin.email);
-    await p.getByLabel(/^Password/).fill(admin.password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.waitForURL('**/accounts');
-  }
+  const logIn = (p: Page) => logInAs(p, running.baseUrl, admin);
   /** Waits until a list has loaded: rows or its empty state, and no skeleton left. */
   async function waitForList(p: Page, rowTestId: string) {
     await p.locator(`[data-testid=${rowTestId}], [data-testid=empty-state]`).first().waitFor();

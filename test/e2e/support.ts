@@ -78,6 +78,24 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+/** After a failed test: a screenshot of every page still open, to see where it stopped. */
+export async function screenshotOpenPages(browser: Browser | undefined, prefix: string): Promise<void> {
+  const pages = browser?.contexts().flatMap((context) => context.pages()) ?? [];
+  for (const [index, open] of pages.entries()) await screenshot(open, `${prefix}-${index}`);
+}
+
+/** Logs in through the login page, as a person would, and waits for the accounts list. */
+export async function logIn(page: Page, baseUrl: string, who: { email: string; password: string }) {
+  await page.goto(`${baseUrl}/login`);
+  await page.getByLabel('Email').fill(who.email);
+  await page.getByLabel(/^Password/).fill(who.password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL('**/accounts');
+}
+
+/** Lets a transition (a dialog fading in, a collapse opening) finish before a screenshot. */
+export const settled = (page: Page) => page.waitForTimeout(400);
+
 /** Saves a screenshot of the page under test/e2e/screenshots (git-ignored), to look at. */
 export async function screenshot(page: Page, name: string, { fullPage = true } = {}): Promise<void> {
   fs.mkdirSync(screenshotDir, { recursive: true });

@@ -6,7 +6,16 @@
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../src/domains/users/users.ts';
-import { buildWebUi, launchChromium, screenshot, startApp, startDns, type RunningApp } from './support.ts';
+import {
+  buildWebUi,
+  launchChromium,
+  screenshot,
+  startApp,
+  startDns,
+  type RunningApp,
+  screenshotOpenPages,
+  logIn as logInAs,
+} from './support.ts';
 
 const ORG = 'Acme Trading';
 const admin = { name: 'Ada Admin', email: 'ada@acme.test', password: 'correct horse battery' };
@@ -49,13 +58,7 @@ describe('the web UI in a browser', () => {
   });
 
   afterEach(async ({ task }) => {
-    if (task.result?.state !== 'fail') return;
-    for (const [index, open] of browser
-      .contexts()
-      .flatMap((context) => context.pages())
-      .entries()) {
-      await screenshot(open, `failed-${task.name.slice(0, 40)}-${index}`);
-    }
+    if (task.result?.state === 'fail') await screenshotOpenPages(browser, `failed-${task.name.slice(0, 40)}`);
   });
 
   const url = (path: string) => `${running.baseUrl}${path}`;
@@ -72,14 +75,7 @@ describe('the web UI in a browser', () => {
   async function search(p: Page, text: string) {
     await p.getByRole('searchbox', { name: 'Search' }).fill(text);
   }
-  async function logIn(p: Page, who: { email: string; password: string }) {
-    await p.goto(url('/login'));
-    await p.getByRole('heading', { name: 'Log in to Mailroom' }).waitFor();
-    await p.getByLabel('Email').fill(who.email);
-    await p.getByLabel(/^Password/).fill(who.password);
-    await p.getByRole('button', { name: 'Log in' }).click();
-    await p.waitForURL('**/accounts');
-  }
+  const logIn = (p: Page, who: { email: string; password: string }) => logInAs(p, running.baseUrl, who);
   const textOf = async (locator: Locator) => (await locator.textContent())?.trim();
 
   it('sets up the first organisation and admin on first run, then logs out and in again', async () => {

@@ -6,7 +6,6 @@ import {
   Group,
   Menu,
   Modal,
-  Pagination,
   SegmentedControl,
   Select,
   Skeleton,
@@ -26,8 +25,9 @@ import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
 import { HealthBadge, StatusBadge } from '../components/Badges.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
+import { ListFooter } from '../components/ListFooter.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
-import { formatCount, formatDate, formatDateTime, label } from '../format.ts';
+import { formatDate, formatDateTime, label } from '../format.ts';
 
 const PAGE_SIZE = 25;
 const types = ['all', 'marketing', 'own'] as const;
@@ -351,10 +351,8 @@ export function AccountsPage() {
   });
   const rows = accounts.data?.items ?? [];
   const total = accounts.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const filtered =
     filters.q !== '' || filters.type !== 'all' || filters.scope !== 'any' || filters.status !== 'any';
-  const first = (filters.page - 1) * PAGE_SIZE + 1;
 
   return (
     <Stack gap="md">
@@ -474,29 +472,16 @@ export function AccountsPage() {
         </Card>
       )}
 
-      <Group justify="space-between" wrap="wrap" mih={32}>
-        <Text size="sm" c="dimmed" aria-live="polite">
-          {accounts.isPending
-            ? 'Loading accounts…'
-            : total === 0
-              ? ''
-              : `${formatCount(first)}–${formatCount(first + rows.length - 1)} of ${formatCount(total)} accounts`}
-        </Text>
-        {pages > 1 && (
-          <Pagination
-            total={pages}
-            value={Math.min(filters.page, pages)}
-            onChange={(page) => update({ page })}
-            size="sm"
-            siblings={narrow ? 0 : 1}
-            getControlProps={(control) => ({
-              'aria-label':
-                control === 'previous' ? 'Previous page' : control === 'next' ? 'Next page' : control,
-            })}
-            getItemProps={(page) => ({ 'aria-label': `Page ${page}` })}
-          />
-        )}
-      </Group>
+      <ListFooter
+        noun="accounts"
+        loading={accounts.isPending}
+        page={filters.page}
+        pageSize={PAGE_SIZE}
+        shown={rows.length}
+        total={total}
+        narrow={narrow}
+        onPage={(page) => update({ page })}
+      />
 
       <AddMarketingAccount opened={adding} onClose={addingControls.close} />
       <DeleteAccount account={deleting} onClose={() => setDeleting(null)} />

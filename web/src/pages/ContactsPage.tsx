@@ -4,7 +4,6 @@ import {
   Button,
   Card,
   Group,
-  Pagination,
   Select,
   Skeleton,
   Stack,
@@ -20,6 +19,7 @@ import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type Contact, type ContactQuery, type ContactStatus } from '../api.ts';
 import { EmptyState } from '../components/EmptyState.tsx';
+import { ListFooter } from '../components/ListFooter.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { ContactStatusBadge, contactStatusWords } from '../components/MailBadges.tsx';
 import { formatCount, formatDate, formatDateTime } from '../format.ts';
@@ -226,9 +226,7 @@ export function ContactsPage() {
   });
   const rows = contacts.data?.items ?? [];
   const total = contacts.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const filtered = filters.q !== '' || filters.status !== 'any' || filters.tag !== '';
-  const first = (filters.page - 1) * PAGE_SIZE + 1;
 
   return (
     <Stack gap="md">
@@ -310,29 +308,16 @@ export function ContactsPage() {
         </Card>
       )}
 
-      <Group justify="space-between" wrap="wrap" mih={32}>
-        <Text size="sm" c="dimmed" aria-live="polite">
-          {contacts.isPending
-            ? 'Loading contacts…'
-            : total === 0
-              ? ''
-              : `${formatCount(first)}–${formatCount(first + rows.length - 1)} of ${formatCount(total)} contacts`}
-        </Text>
-        {pages > 1 && (
-          <Pagination
-            total={pages}
-            value={Math.min(filters.page, pages)}
-            onChange={(page) => update({ page })}
-            size="sm"
-            siblings={narrow ? 0 : 1}
-            getControlProps={(control) => ({
-              'aria-label':
-                control === 'previous' ? 'Previous page' : control === 'next' ? 'Next page' : control,
-            })}
-            getItemProps={(page) => ({ 'aria-label': `Page ${page}` })}
-          />
-        )}
-      </Group>
+      <ListFooter
+        noun="contacts"
+        loading={contacts.isPending}
+        page={filters.page}
+        pageSize={PAGE_SIZE}
+        shown={rows.length}
+        total={total}
+        narrow={narrow}
+        onPage={(page) => update({ page })}
+      />
     </Stack>
   );
 }

@@ -3,7 +3,6 @@ import {
   Button,
   Card,
   Group,
-  Pagination,
   SegmentedControl,
   Select,
   Skeleton,
@@ -19,6 +18,7 @@ import { Link, useLocation, useSearchParams } from 'react-router';
 import { api, type Message, type MessageQuery, type MessageStatus } from '../api.ts';
 import { AccountPicker } from '../components/AccountPicker.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
+import { ListFooter } from '../components/ListFooter.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import {
   MessageStatusChip,
@@ -28,7 +28,7 @@ import {
 } from '../components/MailBadges.tsx';
 import { MessageActionsMenu } from '../components/MessageActions.tsx';
 import { AccountName, recipientsLine, senderLine } from '../components/MessageParts.tsx';
-import { formatCount, formatDateTime } from '../format.ts';
+import { formatDateTime } from '../format.ts';
 
 const PAGE_SIZE = 25;
 const outStatuses = ['ready', 'sending', 'sent', 'error', 'uncertain', 'cancelled'] as const;
@@ -269,9 +269,7 @@ export function MailboxPage() {
   });
   const rows = messages.data?.items ?? [];
   const total = messages.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   const filtered = filters.accountId !== null || filters.status !== 'any';
-  const first = (filters.page - 1) * PAGE_SIZE + 1;
   const outbox = filters.direction === 'out';
 
   return (
@@ -354,29 +352,16 @@ export function MailboxPage() {
         </Card>
       )}
 
-      <Group justify="space-between" wrap="wrap" mih={32}>
-        <Text size="sm" c="dimmed" aria-live="polite">
-          {messages.isPending
-            ? 'Loading messages…'
-            : total === 0
-              ? ''
-              : `${formatCount(first)}–${formatCount(first + rows.length - 1)} of ${formatCount(total)} messages`}
-        </Text>
-        {pages > 1 && (
-          <Pagination
-            total={pages}
-            value={Math.min(filters.page, pages)}
-            onChange={(page) => update({ page })}
-            size="sm"
-            siblings={narrow ? 0 : 1}
-            getControlProps={(control) => ({
-              'aria-label':
-                control === 'previous' ? 'Previous page' : control === 'next' ? 'Next page' : control,
-            })}
-            getItemProps={(page) => ({ 'aria-label': `Page ${page}` })}
-          />
-        )}
-      </Group>
+      <ListFooter
+        noun="messages"
+        loading={messages.isPending}
+        page={filters.page}
+        pageSize={PAGE_SIZE}
+        shown={rows.length}
+        total={total}
+        narrow={narrow}
+        onPage={(page) => update({ page })}
+      />
     </Stack>
   );
 }

@@ -282,7 +282,8 @@ function portOpen(port: number, timeoutMs = 1_000): Promise<boolean> {
 
 async function healthy(): Promise<boolean> {
   try {
-    const { ports } = readMailPeers();
+    // The bounce intake's port is where a test's own listener goes, not a peer: closed between tests.
+    const { bounceIntake: _intake, ...ports } = readMailPeers().ports;
     // 0: a component this set does not run
     const open = await Promise.all(
       Object.values(ports)
@@ -292,6 +293,15 @@ async function healthy(): Promise<boolean> {
     return open.every(Boolean);
   } catch {
     return false;
+  }
+}
+
+async function healthyWithin(timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await healthy()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
 
@@ -311,7 +321,9 @@ export async function ensureMailPeers(): Promise<MailPeers> {
     const install = async () => {
       if (process.env.MAILROOM_MAIL_PEERS_INSTALL !== '0') await runScript(['install'], 600_000);
     };
-    if (liveLeases().length === 0 || !(await healthy())) {
+    // A set another run holds may still be starting (Cyrus takes a while) or slow under load:
+    // restarting it would give it a new certificate under that run's feet, so wait for it first.
+    if (liveLeases().length === 0 || !(await healthyWithin(30_000))) {
       await install();
       await runScript(['up'], 60_000);
       cached = undefined;

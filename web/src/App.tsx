@@ -4,9 +4,11 @@ import { ErrorNotice } from './components/ErrorNotice.tsx';
 import { Shell } from './components/Shell.tsx';
 import { AccountSettingsPage } from './pages/AccountSettingsPage.tsx';
 import { AccountsPage } from './pages/AccountsPage.tsx';
+import { AdminAccountsPage } from './pages/AdminAccountsPage.tsx';
 import { AddAccountPage } from './pages/AddAccountPage.tsx';
 import { AutomationPage } from './pages/AutomationPage.tsx';
 import { ApprovalsPage } from './pages/ApprovalsPage.tsx';
+import { AuditPage } from './pages/AuditPage.tsx';
 import { ContactPage } from './pages/ContactPage.tsx';
 import { ContactsPage } from './pages/ContactsPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
@@ -48,6 +50,8 @@ export function App() {
         <Route path="/accounts/:id" element={<AccountSettingsPage />} />
         <Route path="/accounts/:id/:tab" element={<AccountSettingsPage />} />
         <Route path="/admin" element={<ApprovalsPage />} />
+        <Route path="/admin/accounts" element={<AdminAccountsPage />} />
+        <Route path="/admin/audit" element={<AuditPage />} />
         <Route path="/mailbox" element={<MailboxPage />} />
         <Route path="/messages/:id" element={<MessagePage />} />
         <Route path="/contacts" element={<ContactsPage />} />

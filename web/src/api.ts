@@ -172,6 +172,7 @@ export const api = {
 
   accounts: (query: AccountQuery) => call('get', '/api/accounts', { query }),
   adminAccounts: (query: AccountQuery) => call('get', '/api/admin/accounts', { query }),
+  audit: (query: { page: number; pageSize: number }) => call('get', '/api/audit', { query }),
   createAccount: (body: CreateAccountInput) => call('post', '/api/accounts', { body }),
   deleteAccount: (id: string) => call('delete', '/api/accounts/{id}', { path: { id } }),
   setDefaultAccount: (id: string) => call('post', '/api/accounts/{id}/default', { path: { id } }),

@@ -1,4 +1,4 @@
-import { Badge, Stack, Text, Tooltip } from '@mantine/core';
+import { Badge, Stack, Table, Text, Tooltip } from '@mantine/core';
 import type { AccountStatus, Health } from '../api.ts';
 import { formatDateTime, label } from '../format.ts';
 
@@ -64,5 +64,26 @@ export function StatusBadge({ status }: { status: AccountStatus }) {
     <Badge size="sm" variant="dot" color={statusColour[status]} style={{ minWidth: 'max-content' }}>
       {label(status)}
     </Badge>
+  );
+}
+
+/** An account's status and its sending and receiving health, as three cells of a table row. */
+export function AccountStateCells({
+  account,
+}: {
+  account: { status: AccountStatus; health: { outgoing: Health; incoming: Health } };
+}) {
+  return (
+    <>
+      <Table.Td>
+        <StatusBadge status={account.status} />
+      </Table.Td>
+      <Table.Td>
+        <HealthBadge direction="Sending" health={account.health.outgoing} />
+      </Table.Td>
+      <Table.Td>
+        <HealthBadge direction="Receiving" health={account.health.incoming} />
+      </Table.Td>
+    </>
   );
 }

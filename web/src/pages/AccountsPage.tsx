@@ -23,7 +23,7 @@ import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
-import { HealthBadge, StatusBadge } from '../components/Badges.tsx';
+import { AccountStateCells, HealthBadge, StatusBadge } from '../components/Badges.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ListFooter } from '../components/ListFooter.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
@@ -196,15 +196,7 @@ function AccountsTable({
                       {formatDate(account.createdAt)}
                     </Text>
                   </Table.Td>
-                  <Table.Td>
-                    <StatusBadge status={account.status} />
-                  </Table.Td>
-                  <Table.Td>
-                    <HealthBadge direction="Sending" health={account.health.outgoing} />
-                  </Table.Td>
-                  <Table.Td>
-                    <HealthBadge direction="Receiving" health={account.health.incoming} />
-                  </Table.Td>
+                  <AccountStateCells account={account} />
                   <Table.Td>
                     <RowActions account={account} onDelete={onDelete} />
                   </Table.Td>

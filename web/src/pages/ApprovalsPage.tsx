@@ -18,6 +18,7 @@ import { IconCheck, IconX } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, type AdminAccountRow, type DomainCheck } from '../api.ts';
+import { AdminTabs } from '../components/AdminTabs.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
 import { formatCount, formatDateTime, label } from '../format.ts';
@@ -247,6 +248,7 @@ export function ApprovalsPage() {
   const total = pending.data?.total ?? 0;
   return (
     <Stack gap="md">
+      <AdminTabs current="/admin" />
       <div>
         <Title order={1} size="h2">
           Approval queue

@@ -5,6 +5,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { foldForSearch } from '../../src/domains/accounts/accounts.ts';
 import type { Actor } from '../../src/domains/users/users.ts';
 import {
   buildWebUi,
@@ -84,7 +85,44 @@ describe('the admin pages in a browser', () => {
     expect(await rows.count()).toBe(1);
   }, 60_000);
 
+  it('pages through 10,000 accounts from the server, and finds one of them by its address', async () => {
+    const { db } = running.container;
+    const template = await db
+      .selectFrom('accounts')
+      .selectAll()
+      .where('email', '=', 'support@overseers.test')
+      .executeTakeFirstOrThrow();
+    for (let start = 0; start < 10_000; start += 500) {
+      await db
+        .insertInto('accounts')
+        .values(
+          Array.from({ length: 500 }, (_, offset) => {
+            const number = String(start + offset).padStart(5, '0');
+            const [name, email] = [`Desk ${number}`, `desk-${number}@overseers.test`];
+            return {
+              ...template,
+              id: `00000000-0000-7000-8000-0000000${number}`,
+              name,
+              email,
+              search_folded: `${foldForSearch(name)}\n${foldForSearch(email)}`,
+            };
+          }),
+        )
+        .execute();
+    }
+    // Ada's own list: the team's accounts (Max's personal one is his alone).
+    await page.goto(`${running.baseUrl}/accounts`);
+    await page.getByText('1–25 of 10,001 accounts').waitFor();
+    await page.getByRole('button', { name: 'Page 401' }).click();
+    await page.getByText('10,001–10,001 of 10,001 accounts').waitFor();
+    await screenshot(page, '42-accounts-10000');
+    await page.getByRole('searchbox', { name: 'Search' }).fill('desk-09999@');
+    await page.getByText('1–1 of 1 accounts').waitFor();
+    expect(await page.getByTestId('account-row').count()).toBe(1);
+  }, 90_000);
+
   it('shows the audit log: who did what, on what, with the fields but never their values', async () => {
+    await page.goto(`${running.baseUrl}/admin`);
     await page.getByRole('tab', { name: 'Audit log' }).click();
     await page.waitForURL('**/admin/audit');
     const rows = page.getByTestId('audit-row');

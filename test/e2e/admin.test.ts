@@ -132,5 +132,8 @@ describe('the admin pages in a browser', () => {
     expect(await created.first().textContent()).toContain('Max Member');
     expect(await page.locator('main').textContent()).not.toContain('password 1');
     await screenshot(page, '41-admin-audit');
+
+    await page.goto(`${running.baseUrl}/admin/nowhere`);
+    await page.getByRole('heading', { name: 'There is no page here' }).waitFor();
   }, 60_000);
 });

@@ -369,6 +369,6 @@ describe('the web UI in a browser', () => {
     await page.keyboard.press('Enter');
     await page.waitForURL('**/contacts');
     await page.getByRole('heading', { name: 'Contacts' }).waitFor();
-    await screenshot(page, '14-contacts-placeholder');
+    await screenshot(page, '14-contacts-by-keyboard');
   }, 60_000);
 });

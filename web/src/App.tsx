@@ -14,7 +14,7 @@ import { ContactsPage } from './pages/ContactsPage.tsx';
 import { LoginPage } from './pages/LoginPage.tsx';
 import { MailboxPage } from './pages/MailboxPage.tsx';
 import { MessagePage } from './pages/MessagePage.tsx';
-import { NotYetPage } from './pages/NotYetPage.tsx';
+import { NotFoundPage } from './pages/NotFoundPage.tsx';
 import { useSession } from './session.ts';
 
 function RequireSession() {
@@ -58,7 +58,7 @@ export function App() {
         <Route path="/contacts/:id" element={<ContactPage />} />
         <Route path="/automation" element={<AutomationPage />} />
         <Route path="/automation/:tab" element={<AutomationPage />} />
-        <Route path="*" element={<NotYetPage title="Page not found" what="" notFound />} />
+        <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>
   );

@@ -1,5 +1,6 @@
 import type { Clock } from '../../clock.ts';
 import type { Db, DbOrTx, Dialect, NewRow, Row } from '../../db/database.ts';
+import { claimDueWork } from '../../db/claims.ts';
 import { newId } from '../../db/ids.ts';
 import type { ContactsService } from '../contacts/contacts.service.ts';
 import { findTags } from '../contacts/contacts.repository.ts';
@@ -241,19 +242,13 @@ export function createAutomationEngine(deps: {
 
     /** Due runs, leased to this worker. */
     async claim(owner: string, limit: number): Promise<Row<'rule_runs'>[]> {
-      const at = now();
-      return db
-        .transaction()
-        .execute((tx) =>
-          repo.claimRuns(
-            tx,
-            dialect,
-            owner,
-            at.toISOString(),
-            new Date(at.getTime() + deps.leaseMs).toISOString(),
-            limit,
-          ),
-        );
+      const ids = await claimDueWork(db, dialect, 'rule_runs', {
+        owner,
+        now: now(),
+        leaseMs: deps.leaseMs,
+        limit,
+      });
+      return repo.findRuns(db, ids);
     },
 
     /** Performs a claimed run: its conditions, then each action not yet done; never throws. */

@@ -74,32 +74,10 @@ export async function insertRuns(db: DbOrTx, rows: NewRow<'rule_runs'>[]): Promi
   }
 }
 
-/** Due runs, leased to `owner` until `leaseUntil`: pending ones whose time has come, or whose lease ran out. */
-export async function claimRuns(
-  tx: Tx,
-  dialect: Dialect,
-  owner: string,
-  now: Timestamp,
-  leaseUntil: Timestamp,
-  limit: number,
-) {
-  let query = tx
-    .selectFrom('rule_runs')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-    .orderBy('next_attempt_at')
-    .limit(limit);
-  if (dialect === 'postgres') query = query.forUpdate().skipLocked();
-  const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length === 0) return [];
-  await tx
-    .updateTable('rule_runs')
-    .set({ lease_owner: owner, lease_until: leaseUntil })
-    .where('id', 'in', ids)
-    .execute();
-  return tx.selectFrom('rule_runs').selectAll().where('id', 'in', ids).orderBy('created_at').execute();
+/** Claimed runs, by id, oldest first. */
+export function findRuns(db: DbOrTx, ids: readonly string[]) {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('rule_runs').selectAll().where('id', 'in', ids).orderBy('created_at').execute();
 }
 
 export function findRun(db: DbOrTx, id: string) {

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { Clock } from '../../clock.ts';
 import type { Db, Dialect, Row, Tx } from '../../db/database.ts';
+import { claimDueWork } from '../../db/claims.ts';
 import { newId } from '../../db/ids.ts';
 import type { Keyring } from '../../secrets/keyring.ts';
 import type { AuditService } from '../audit/audit.service.ts';
@@ -105,19 +106,13 @@ export function createWebhookDeliveryEngine(deps: {
   return {
     /** Due deliveries, leased to this worker. */
     async claim(owner: string, limit: number): Promise<Row<'webhook_deliveries'>[]> {
-      const at = now();
-      return db
-        .transaction()
-        .execute((tx) =>
-          repo.claimDeliveries(
-            tx,
-            dialect,
-            owner,
-            at.toISOString(),
-            new Date(at.getTime() + deps.leaseMs).toISOString(),
-            limit,
-          ),
-        );
+      const ids = await claimDueWork(db, dialect, 'webhook_deliveries', {
+        owner,
+        now: now(),
+        leaseMs: deps.leaseMs,
+        limit,
+      });
+      return repo.findDeliveries(db, ids);
     },
 
     /**

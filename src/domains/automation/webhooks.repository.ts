@@ -1,4 +1,4 @@
-import type { DbOrTx, Dialect, NewRow, RowUpdate, Timestamp, Tx } from '../../db/database.ts';
+import type { DbOrTx, NewRow, RowUpdate, Timestamp } from '../../db/database.ts';
 import type { PageWindow } from '../../pagination.ts';
 
 export async function insertEndpoint(db: DbOrTx, row: NewRow<'webhook_endpoints'>): Promise<void> {
@@ -104,32 +104,10 @@ export async function insertDeliveries(db: DbOrTx, rows: NewRow<'webhook_deliver
   return inserted;
 }
 
-/** Due deliveries, leased to `owner` until `leaseUntil`: pending ones whose time has come, or whose lease ran out. */
-export async function claimDeliveries(
-  tx: Tx,
-  dialect: Dialect,
-  owner: string,
-  now: Timestamp,
-  leaseUntil: Timestamp,
-  limit: number,
-) {
-  let query = tx
-    .selectFrom('webhook_deliveries')
-    .select('id')
-    .where('status', '=', 'pending')
-    .where('next_attempt_at', '<=', now)
-    .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
-    .orderBy('next_attempt_at')
-    .limit(limit);
-  if (dialect === 'postgres') query = query.forUpdate().skipLocked();
-  const ids = (await query.execute()).map((row) => row.id);
-  if (ids.length === 0) return [];
-  await tx
-    .updateTable('webhook_deliveries')
-    .set({ lease_owner: owner, lease_until: leaseUntil })
-    .where('id', 'in', ids)
-    .execute();
-  return tx.selectFrom('webhook_deliveries').selectAll().where('id', 'in', ids).orderBy('id').execute();
+/** Claimed deliveries, by id. */
+export function findDeliveries(db: DbOrTx, ids: readonly string[]) {
+  if (ids.length === 0) return Promise.resolve([]);
+  return db.selectFrom('webhook_deliveries').selectAll().where('id', 'in', ids).orderBy('id').execute();
 }
 
 export async function updateDelivery(

@@ -5,7 +5,6 @@ import {
   Card,
   Group,
   Menu,
-  Modal,
   SegmentedControl,
   Select,
   Skeleton,
@@ -24,6 +23,7 @@ import { Link, useSearchParams } from 'react-router';
 import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
 import { AccountStateCells, HealthBadge, StatusBadge } from '../components/Badges.tsx';
+import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ListFooter } from '../components/ListFooter.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
@@ -276,32 +276,24 @@ function DeleteAccount({ account, onClose }: { account: AccountRow | null; onClo
       onClose();
     },
   });
+  const cancel = () => {
+    remove.reset();
+    onClose();
+  };
   return (
-    <Modal
+    <ConfirmDelete
       opened={account !== null}
-      onClose={() => {
-        remove.reset();
-        onClose();
-      }}
       title="Delete this account?"
-      centered
+      onCancel={cancel}
+      onConfirm={() => account && remove.mutate(account.id)}
+      pending={remove.isPending}
+      error={remove.error}
+      cancelLabel="Cancel"
+      confirmLabel="Delete account"
     >
-      <Stack>
-        <Text size="sm">
-          <strong>{account?.name}</strong> ({account?.email}) will be removed for everyone who uses it. Mail
-          already sent stays on the contacts; this cannot be undone.
-        </Text>
-        {remove.error && <ErrorNotice error={remove.error} title="Not deleted" />}
-        <Group justify="flex-end">
-          <Button variant="default" onClick={onClose} data-autofocus>
-            Cancel
-          </Button>
-          <Button color="red" loading={remove.isPending} onClick={() => account && remove.mutate(account.id)}>
-            Delete account
-          </Button>
-        </Group>
-      </Stack>
-    </Modal>
+      <strong>{account?.name}</strong> ({account?.email}) will be removed for everyone who uses it. Mail
+      already sent stays on the contacts; this cannot be undone.
+    </ConfirmDelete>
   );
 }
 

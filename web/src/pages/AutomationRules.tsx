@@ -29,6 +29,7 @@ import {
   type RuleConditions,
   type RuleInput,
 } from '../api.ts';
+import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
 import { formatDateTime } from '../format.ts';
@@ -662,26 +663,15 @@ export function RulesPanel({ canEdit }: { canEdit: boolean }) {
         />
       )}
       <RunsLog rule={logOf} onClose={() => setLogOf(null)} />
-      <Modal opened={deleting !== null} onClose={() => setDeleting(null)} title="Delete this rule?" centered>
-        <Stack>
-          <Text size="sm">
-            “{deleting?.name}” and its log of runs are deleted. What it already did (scores, tags, alerts)
-            stays.
-          </Text>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setDeleting(null)}>
-              Keep it
-            </Button>
-            <Button
-              color="red"
-              loading={remove.isPending}
-              onClick={() => deleting && remove.mutate(deleting)}
-            >
-              Delete
-            </Button>
-          </Group>
-        </Stack>
-      </Modal>
+      <ConfirmDelete
+        opened={deleting !== null}
+        title="Delete this rule?"
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => deleting && remove.mutate(deleting)}
+        pending={remove.isPending}
+      >
+        “{deleting?.name}” and its log of runs are deleted. What it already did (scores, tags, alerts) stays.
+      </ConfirmDelete>
     </Stack>
   );
 }

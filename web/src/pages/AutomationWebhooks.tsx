@@ -21,6 +21,7 @@ import { IconKey, IconListDetails, IconPlus, IconTrash } from '@tabler/icons-rea
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, type EventType, type WebhookEndpoint } from '../api.ts';
+import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
 import { formatDateTime } from '../format.ts';
@@ -304,28 +305,15 @@ export function WebhooksPanel() {
       <AddWebhook opened={adding} onClose={() => setAdding(false)} onSecret={setSecret} />
       <SecretOnce secret={secret} onClose={() => setSecret(null)} />
       <DeliveryLog endpoint={logOf} onClose={() => setLogOf(null)} />
-      <Modal
+      <ConfirmDelete
         opened={deleting !== null}
-        onClose={() => setDeleting(null)}
         title="Delete this webhook?"
-        centered
+        onCancel={() => setDeleting(null)}
+        onConfirm={() => deleting && remove.mutate(deleting)}
+        pending={remove.isPending}
       >
-        <Stack>
-          <Text size="sm">{deleting?.url} and its delivery log are deleted; nothing more is sent to it.</Text>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={() => setDeleting(null)}>
-              Keep it
-            </Button>
-            <Button
-              color="red"
-              loading={remove.isPending}
-              onClick={() => deleting && remove.mutate(deleting)}
-            >
-              Delete
-            </Button>
-          </Group>
-        </Stack>
-      </Modal>
+        {deleting?.url} and its delivery log are deleted; nothing more is sent to it.
+      </ConfirmDelete>
     </Stack>
   );
 }

@@ -19,7 +19,8 @@ import { notifications } from '@mantine/notifications';
 import { IconDots, IconPlus, IconSearch, IconSettings, IconStar, IconTrash } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
+import { useUrlFilters } from '../url-filters.ts';
 import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
 import { AccountStateCells, HealthBadge, StatusBadge } from '../components/Badges.tsx';
@@ -48,6 +49,16 @@ function readFilters(params: URLSearchParams): Filters {
     status: pick('status', ['any', ...statuses], 'any'),
     page: Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1),
   };
+}
+
+function writeFilters(filters: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  if (filters.q) params.set('q', filters.q);
+  if (filters.type !== 'all') params.set('type', filters.type);
+  if (filters.scope !== 'any') params.set('scope', filters.scope);
+  if (filters.status !== 'any') params.set('status', filters.status);
+  if (filters.page > 1) params.set('page', String(filters.page));
+  return params;
 }
 
 function toQuery(filters: Filters): AccountQuery {
@@ -298,8 +309,7 @@ function DeleteAccount({ account, onClose }: { account: AccountRow | null; onClo
 }
 
 export function AccountsPage() {
-  const [params, setParams] = useSearchParams();
-  const filters = readFilters(params);
+  const [filters, update, clearFilters] = useUrlFilters(readFilters, writeFilters);
   const [search, setSearch] = useState(filters.q);
   const [debounced] = useDebouncedValue(search, 250);
   const narrow = useMediaQuery('(max-width: 64em)');
@@ -309,17 +319,6 @@ export function AccountsPage() {
   useEffect(() => {
     document.title = 'Accounts · Mailroom';
   }, []);
-
-  const update = (changes: Partial<Filters>) => {
-    const next = { ...filters, page: 1, ...changes };
-    const search = new URLSearchParams();
-    if (next.q) search.set('q', next.q);
-    if (next.type !== 'all') search.set('type', next.type);
-    if (next.scope !== 'any') search.set('scope', next.scope);
-    if (next.status !== 'any') search.set('status', next.status);
-    if (next.page > 1) search.set('page', String(next.page));
-    setParams(search, { replace: true });
-  };
 
   useEffect(() => {
     if (debounced !== filters.q) update({ q: debounced });
@@ -419,7 +418,7 @@ export function AccountsPage() {
                   variant="light"
                   onClick={() => {
                     setSearch('');
-                    setParams(new URLSearchParams(), { replace: true });
+                    clearFilters();
                   }}
                 >
                   Clear search and filters

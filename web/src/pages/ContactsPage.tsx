@@ -16,7 +16,8 @@ import { useDebouncedValue, useMediaQuery } from '@mantine/hooks';
 import { IconSearch, IconTag } from '@tabler/icons-react';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect, useState } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
+import { useUrlFilters } from '../url-filters.ts';
 import { api, type Contact, type ContactQuery, type ContactStatus } from '../api.ts';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ListFooter } from '../components/ListFooter.tsx';
@@ -28,6 +29,15 @@ const PAGE_SIZE = 25;
 const statuses = ['active', 'faulty', 'complained', 'unsubscribed'] as const;
 
 type Filters = { q: string; status: string; tag: string; page: number };
+
+function writeFilters(filters: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  if (filters.q) params.set('q', filters.q);
+  if (filters.status !== 'any') params.set('status', filters.status);
+  if (filters.tag) params.set('tag', filters.tag);
+  if (filters.page > 1) params.set('page', String(filters.page));
+  return params;
+}
 
 function readFilters(params: URLSearchParams): Filters {
   const status = params.get('status') ?? 'any';
@@ -183,8 +193,7 @@ function ContactCards({ rows, loading }: { rows: Contact[]; loading: boolean }) 
 }
 
 export function ContactsPage() {
-  const [params, setParams] = useSearchParams();
-  const filters = readFilters(params);
+  const [filters, update, clearFilters] = useUrlFilters(readFilters, writeFilters);
   const [search, setSearch] = useState(filters.q);
   const [tag, setTag] = useState(filters.tag);
   const [debouncedSearch] = useDebouncedValue(search, 250);
@@ -194,21 +203,6 @@ export function ContactsPage() {
   useEffect(() => {
     document.title = 'Contacts · Mailroom';
   }, []);
-
-  // From the address as it is now, not as this render saw it: two quick changes both count.
-  const update = (changes: Partial<Filters>) =>
-    setParams(
-      (current) => {
-        const next = { ...readFilters(current), page: 1, ...changes };
-        const query = new URLSearchParams();
-        if (next.q) query.set('q', next.q);
-        if (next.status !== 'any') query.set('status', next.status);
-        if (next.tag) query.set('tag', next.tag);
-        if (next.page > 1) query.set('page', String(next.page));
-        return query;
-      },
-      { replace: true },
-    );
 
   useEffect(() => {
     if (debouncedSearch !== filters.q || debouncedTag !== filters.tag) {
@@ -278,7 +272,7 @@ export function ContactsPage() {
                   onClick={() => {
                     setSearch('');
                     setTag('');
-                    setParams(new URLSearchParams(), { replace: true });
+                    clearFilters();
                   }}
                 >
                   Clear search and filters

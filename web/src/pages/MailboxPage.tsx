@@ -14,7 +14,8 @@ import {
 import { useMediaQuery } from '@mantine/hooks';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { useEffect } from 'react';
-import { Link, useLocation, useSearchParams } from 'react-router';
+import { Link, useLocation } from 'react-router';
+import { useUrlFilters } from '../url-filters.ts';
 import { api, type Message, type MessageQuery, type MessageStatus } from '../api.ts';
 import { AccountPicker } from '../components/AccountPicker.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
@@ -34,6 +35,15 @@ const PAGE_SIZE = 25;
 const outStatuses = ['ready', 'sending', 'sent', 'error', 'uncertain', 'cancelled'] as const;
 
 type Filters = { direction: 'in' | 'out'; accountId: string | null; status: string; page: number };
+
+function writeFilters(filters: Filters): URLSearchParams {
+  const params = new URLSearchParams();
+  if (filters.direction === 'out') params.set('direction', 'out');
+  if (filters.accountId) params.set('accountId', filters.accountId);
+  if (filters.direction === 'out' && filters.status !== 'any') params.set('status', filters.status);
+  if (filters.page > 1) params.set('page', String(filters.page));
+  return params;
+}
 
 function readFilters(params: URLSearchParams): Filters {
   const direction = params.get('direction') === 'out' ? 'out' : 'in';
@@ -238,28 +248,12 @@ function MessageCards({
 }
 
 export function MailboxPage() {
-  const [params, setParams] = useSearchParams();
-  const filters = readFilters(params);
+  const [filters, update] = useUrlFilters(readFilters, writeFilters);
   const narrow = useMediaQuery('(max-width: 64em)');
 
   useEffect(() => {
     document.title = `${filters.direction === 'out' ? 'Outbox' : 'Inbox'} · Mailroom`;
   }, [filters.direction]);
-
-  // From the address as it is now, not as this render saw it: two quick changes both count.
-  const update = (changes: Partial<Filters>) =>
-    setParams(
-      (current) => {
-        const next = { ...readFilters(current), page: 1, ...changes };
-        const search = new URLSearchParams();
-        if (next.direction === 'out') search.set('direction', 'out');
-        if (next.accountId) search.set('accountId', next.accountId);
-        if (next.direction === 'out' && next.status !== 'any') search.set('status', next.status);
-        if (next.page > 1) search.set('page', String(next.page));
-        return search;
-      },
-      { replace: true },
-    );
 
   const query = toQuery(filters);
   const messages = useQuery({

@@ -33,14 +33,16 @@ export function createNotifier({ now, messages }: { now: Clock; messages: Messag
       .execute();
     try {
       // One message each: the people alerted do not see each other's addresses.
-      for (const user of users) {
-        await messages.queueForOrganisation(tx, alert.orgId, {
+      await messages.queueForOrganisation(
+        tx,
+        alert.orgId,
+        users.map((user) => ({
           accountId,
           to: [user.email],
           subject: alert.title,
           text: `${alert.body}\n\n— Mailroom, on behalf of your organisation's automation rules.`,
-        });
-      }
+        })),
+      );
       return `emailed ${users.length}`;
     } catch (error) {
       // A notification account that cannot send (paused, deleted) must not hold the alert back:

@@ -412,12 +412,12 @@ export function createMessagesService({
     },
 
     /**
-     * Queues a message the organisation itself sends (an automation alert from its notification
-     * account) in the caller's transaction, so it is queued exactly when the caller's change commits.
+     * Queues messages the organisation itself sends (automation alerts from its notification
+     * account) in the caller's transaction, so they are queued exactly when the caller's change commits.
      */
-    async queueForOrganisation(tx: DbOrTx, orgId: string, input: NewMessageInput): Promise<Queued> {
-      check([input], false);
-      return (await insertAll(tx, { userId: OPERATOR_ID, orgId, role: 'admin' }, [input], null))[0]!;
+    async queueForOrganisation(tx: DbOrTx, orgId: string, inputs: NewMessageInput[]): Promise<Queued[]> {
+      check(inputs, true);
+      return insertAll(tx, { userId: OPERATOR_ID, orgId, role: 'admin' }, inputs, null);
     },
 
     /** Up to 1,000 messages in one transaction: all are queued, or none. */

@@ -9,7 +9,6 @@
  *
  * smtp-sink is started by the bench on a free port (install it with `bash test/mail-peers/mail-peers.sh install`).
  */
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import nodemailer from 'nodemailer';
 import { loadConfig } from '../src/config.ts';
@@ -18,8 +17,8 @@ import { buildServer } from '../src/http/server.ts';
 import { createLogger } from '../src/logger.ts';
 import { startWorker } from '../src/workers/runner.ts';
 import { createWorkerTasks } from '../src/workers/tasks.ts';
-import { freePort } from '../test/support/cli.ts';
 import { createTestDatabase } from '../test/support/dialects.ts';
+import { startSink } from './support/smtp-sink.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,25 +32,6 @@ const connections = Number(values.connections);
 const dialects =
   values.dialect === 'both' ? (['sqlite', 'postgres'] as const) : [values.dialect as 'sqlite' | 'postgres'];
 const body = 'Hello,\n\nthis is a benchmark message of a realistic size.\n'.repeat(40);
-
-async function startSink(): Promise<{ port: number; stop(): void }> {
-  const port = await freePort();
-  // smtp-sink refuses to run as root without a user to switch to.
-  const asUser = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
-  const sink = spawn('smtp-sink', [...asUser, '-c', `127.0.0.1:${port}`, '1000'], { stdio: 'ignore' });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      const probe = nodemailer.createTransport({ host: '127.0.0.1', port, ignoreTLS: true });
-      await probe.verify();
-      probe.close();
-      return { port, stop: () => sink.kill('SIGTERM') };
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  sink.kill('SIGKILL');
-  throw new Error('smtp-sink did not start: install it with `bash test/mail-peers/mail-peers.sh install`');
-}
 
 async function bareNodemailer(port: number): Promise<number> {
   const transport = nodemailer.createTransport({

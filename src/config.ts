@@ -15,8 +15,22 @@ export interface Config {
   readonly database: DatabaseConfig;
   readonly logLevel: LogLevel;
   readonly sessionTtlHours: number;
+  /** A session unused this long ends (sliding: each use, at most once a minute, renews it). */
+  readonly sessionIdleMinutes: number;
   readonly cookieSecure: 'auto' | boolean;
   readonly trustProxy: boolean;
+  /** MAILROOM_CORS_ORIGINS: the browser origins allowed to call the API with a token; none: CORS off. */
+  readonly corsOrigins: readonly string[] | undefined;
+  /** Requests a minute per user and per client IP (src/http/rate-limits.ts); 0: no limit. */
+  readonly rateLimits: {
+    loginPerIp: number;
+    testSettingsPerUser: number;
+    testSettingsPerIp: number;
+    syncNowPerUser: number;
+    syncNowPerIp: number;
+    sendPerUser: number;
+    sendPerIp: number;
+  };
   readonly shutdownTimeoutMs: number;
   readonly outbox: {
     leaseMs: number;
@@ -35,6 +49,12 @@ export interface Config {
     concurrency: number;
     /** Keep IMAP IDLE open on INBOX where the server offers it, for mail within seconds. */
     idle: boolean;
+  };
+  readonly fleet: {
+    /** How often a worker says it is alive (and so renews every account it holds). */
+    heartbeatMs: number;
+    /** A worker silent this long is dead: its holds and memory-only passwords are given up. */
+    deadAfterMs: number;
   };
   readonly automation: {
     /** How often a worker looks for new events and due rule runs. */
@@ -75,12 +95,22 @@ export interface Config {
     quotaHourly: number;
     quotaDaily: number;
   };
-  /** DNS servers for the sending-domain check (`ip` or `ip:port`); undefined: the system's. */
+  /** DNS servers for the sending-domain check and autodiscovery (`ip` or `ip:port`); undefined: the system's. */
   readonly dnsServers: readonly string[] | undefined;
+  readonly discovery: {
+    /** MAILROOM_ISPDB_URL: an ISP database in Thunderbird's format, asked by domain; unset: not asked. */
+    ispdbUrl: string | undefined;
+    /** MAILROOM_DISCOVERY_TIMEOUT_MS: the overall deadline of one autodiscovery. */
+    deadlineMs: number;
+  };
   /** MAILROOM_SECRET_KEY: encrypts account passwords; required with PostgreSQL. */
   readonly secretKey: string | undefined;
   /** MAILROOM_SECRET_KEY_PREVIOUS: older keys, still read during a rotation. */
   readonly previousSecretKeys: string | undefined;
+  /** MAILROOM_METRICS_TOKEN: when set, `GET /metrics` wants `Authorization: Bearer <token>`. */
+  readonly metricsToken: string | undefined;
+  /** MAILROOM_WORKER_HTTP_PORT: `mailroom worker` serves /healthz, /readyz and /metrics here. */
+  readonly workerHttpPort: number | undefined;
 }
 
 type Parse<T> = (value: string) => T;
@@ -154,6 +184,30 @@ const dnsServers: Parse<readonly string[] | undefined> = (value) => {
   }
   return Object.freeze(servers);
 };
+/** Browser origins, comma-separated: `https://crm.example.com`, `http://localhost:3000`. */
+const origins: Parse<readonly string[] | undefined> = (value) => {
+  const origin = (text: string) => {
+    try {
+      const url = new URL(text.trim());
+      const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+      return /^https?:$/.test(url.protocol) && bare ? url.origin : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const list = value.split(',').map(origin);
+  if (!list.every((item) => item !== undefined)) {
+    throw new InvalidValue('must be comma-separated origins such as https://crm.example.com (no path)');
+  }
+  return Object.freeze(list as string[]);
+};
+/** An https:// URL, `{domain}` standing for the domain asked about (else it is appended). */
+const ispdbUrl: Parse<string | undefined> = (value) => {
+  if (!/^https:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(value)) {
+    throw new InvalidValue('must be an https:// URL, such as https://autoconfig.thunderbird.net/v1.1/');
+  }
+  return value;
+};
 const httpUrl: Parse<string | undefined> = (value) => {
   if (!/^https?:\/\/[^\s]+$/.test(value)) throw new InvalidValue('must be an http:// or https:// URL');
   return value.replace(/\/+$/, '');
@@ -168,8 +222,17 @@ const variables = {
   DATABASE_POOL_SIZE: { default: 10, parse: integer(1, 500) },
   LOG_LEVEL: { default: 'info' as LogLevel, parse: oneOf(logLevels) },
   SESSION_TTL_HOURS: { default: 168, parse: integer(1, 24 * 90) },
+  SESSION_IDLE_MINUTES: { default: 120, parse: integer(1, 60 * 24 * 90) },
   COOKIE_SECURE: { default: 'auto' as const, parse: oneOf(['auto', 'true', 'false'] as const) },
   TRUST_PROXY: { default: false, parse: bool },
+  MAILROOM_CORS_ORIGINS: { default: undefined as readonly string[] | undefined, parse: origins },
+  RATE_LIMIT_LOGIN_PER_IP: { default: 30, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_TEST_PER_USER: { default: 20, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_TEST_PER_IP: { default: 60, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_SYNC_PER_USER: { default: 20, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_SYNC_PER_IP: { default: 60, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_SEND_PER_USER: { default: 600, parse: integer(0, 1_000_000) },
+  RATE_LIMIT_SEND_PER_IP: { default: 1_200, parse: integer(0, 1_000_000) },
   SHUTDOWN_TIMEOUT_MS: { default: 10_000, parse: integer(0, 600_000) },
   OUTBOX_LEASE_MS: { default: 300_000, parse: integer(5_000, 3_600_000) },
   OUTBOX_MAX_ATTEMPTS: { default: 8, parse: integer(1, 100) },
@@ -181,6 +244,8 @@ const variables = {
   SYNC_POLL_MS: { default: 5_000, parse: integer(10, 600_000) },
   SYNC_CONCURRENCY: { default: 4, parse: integer(1, 100) },
   SYNC_IDLE: { default: true, parse: bool },
+  WORKER_HEARTBEAT_MS: { default: 5_000, parse: integer(100, 60_000) },
+  WORKER_DEAD_AFTER_MS: { default: 30_000, parse: integer(1_000, 600_000) },
   AUTOMATION_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
   AUTOMATION_LEASE_MS: { default: 120_000, parse: integer(5_000, 3_600_000) },
   WEBHOOK_POLL_MS: { default: 1_000, parse: integer(10, 600_000) },
@@ -198,10 +263,14 @@ const variables = {
   MAILROOM_BOUNCE_MAX_BYTES: { default: 1_048_576, parse: integer(1_024, 104_857_600) },
   MAILROOM_PUBLIC_URL: { default: undefined as string | undefined, parse: httpUrl },
   MAILROOM_DNS_SERVERS: { default: undefined as readonly string[] | undefined, parse: dnsServers },
+  MAILROOM_ISPDB_URL: { default: undefined as string | undefined, parse: ispdbUrl },
+  MAILROOM_DISCOVERY_TIMEOUT_MS: { default: 15_000, parse: integer(1_000, 120_000) },
   MARKETING_QUOTA_HOURLY: { default: 1_000, parse: integer(1, 10_000_000) },
   MARKETING_QUOTA_DAILY: { default: 10_000, parse: integer(1, 100_000_000) },
   MAILROOM_SECRET_KEY: { default: undefined as string | undefined, parse: text, secret: true },
   MAILROOM_SECRET_KEY_PREVIOUS: { default: undefined as string | undefined, parse: text, secret: true },
+  MAILROOM_METRICS_TOKEN: { default: undefined as string | undefined, parse: text, secret: true },
+  MAILROOM_WORKER_HTTP_PORT: { default: undefined as number | undefined, parse: integer(0, 65535) },
 } satisfies Record<string, Variable<unknown>>;
 
 type Variables = typeof variables;
@@ -249,8 +318,19 @@ function toConfig(env: Env): Config {
     database,
     logLevel: env.LOG_LEVEL,
     sessionTtlHours: env.SESSION_TTL_HOURS,
+    sessionIdleMinutes: env.SESSION_IDLE_MINUTES,
     cookieSecure: env.COOKIE_SECURE === 'auto' ? 'auto' : env.COOKIE_SECURE === 'true',
     trustProxy: env.TRUST_PROXY,
+    corsOrigins: env.MAILROOM_CORS_ORIGINS,
+    rateLimits: {
+      loginPerIp: env.RATE_LIMIT_LOGIN_PER_IP,
+      testSettingsPerUser: env.RATE_LIMIT_TEST_PER_USER,
+      testSettingsPerIp: env.RATE_LIMIT_TEST_PER_IP,
+      syncNowPerUser: env.RATE_LIMIT_SYNC_PER_USER,
+      syncNowPerIp: env.RATE_LIMIT_SYNC_PER_IP,
+      sendPerUser: env.RATE_LIMIT_SEND_PER_USER,
+      sendPerIp: env.RATE_LIMIT_SEND_PER_IP,
+    },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     outbox: {
       leaseMs: env.OUTBOX_LEASE_MS,
@@ -266,6 +346,7 @@ function toConfig(env: Env): Config {
       concurrency: env.SYNC_CONCURRENCY,
       idle: env.SYNC_IDLE,
     },
+    fleet: { heartbeatMs: env.WORKER_HEARTBEAT_MS, deadAfterMs: env.WORKER_DEAD_AFTER_MS },
     automation: { pollIntervalMs: env.AUTOMATION_POLL_MS, leaseMs: env.AUTOMATION_LEASE_MS },
     webhooks: {
       pollIntervalMs: env.WEBHOOK_POLL_MS,
@@ -286,7 +367,10 @@ function toConfig(env: Env): Config {
       quotaDaily: env.MARKETING_QUOTA_DAILY,
     },
     dnsServers: env.MAILROOM_DNS_SERVERS,
+    discovery: { ispdbUrl: env.MAILROOM_ISPDB_URL, deadlineMs: env.MAILROOM_DISCOVERY_TIMEOUT_MS },
     secretKey: env.MAILROOM_SECRET_KEY,
     previousSecretKeys: env.MAILROOM_SECRET_KEY_PREVIOUS,
+    metricsToken: env.MAILROOM_METRICS_TOKEN,
+    workerHttpPort: env.MAILROOM_WORKER_HTTP_PORT,
   });
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { systemClock, type Clock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -28,19 +30,34 @@ import { createOutboxService } from './domains/outbox/outbox.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createOrganisationService } from './domains/users/organisation.service.ts';
+import { createFleetService, type FleetService } from './domains/workers/fleet.service.ts';
+import { createPasswordCourier, type PasswordCourier } from './domains/workers/password-courier.ts';
 import { createLogger } from './logger.ts';
-import { connectionProbes } from './probes.ts';
+import { createMetrics, type LeaseKind, type Metrics } from './metrics.ts';
+import { createConnectionProbes } from './probes.ts';
+import type { HostLookup, HostPolicy } from './net/address-policy.ts';
 import { verpKeys } from './secrets/derived.ts';
 import { createDnsResolver, createDomainCheckService } from './domains/accounts/domain-check.service.ts';
+import { createDiscoveryService, type DiscoveryService } from './domains/accounts/discovery.service.ts';
 import { loadKeyring, type Keyring } from './secrets/keyring.ts';
 
 export interface Container {
   config: Config;
+  /** This process's name among the workers sharing the database: host, pid and a random part. */
+  workerId: string;
+  /** Every line carries `workerId`. */
   logger: Logger;
   db: Db;
   dialect: Dialect;
   now: Clock;
   keyring: Keyring;
+  /** This process's Prometheus metrics (src/metrics.ts), served at /metrics. */
+  metrics: Metrics;
+  /**
+   * Which addresses the servers, proxies and webhooks that users name may resolve to: public ones
+   * unless MAILROOM_ALLOW_PRIVATE_HOSTS (src/net/address-policy.ts). Every adapter gets this one.
+   */
+  hostPolicy: HostPolicy;
   services: {
     users: ReturnType<typeof createUsersService>;
     auth: ReturnType<typeof createAuthService>;
@@ -54,6 +71,7 @@ export interface Container {
     mailboxes: ReturnType<typeof createMailboxesService>;
     dkim: ReturnType<typeof createDkimService>;
     domainCheck: ReturnType<typeof createDomainCheckService>;
+    discovery: DiscoveryService;
     bounces: ReturnType<typeof createBouncesService>;
     rules: ReturnType<typeof createRulesService>;
     notifier: ReturnType<typeof createNotifier>;
@@ -61,6 +79,8 @@ export interface Container {
     webhooks: ReturnType<typeof createWebhooksService>;
     webhookDelivery: ReturnType<typeof createWebhookDeliveryEngine>;
     connectionTests: ReturnType<typeof createConnectionTestService>;
+    fleet: FleetService;
+    passwordCourier: PasswordCourier;
   };
   /** Raw incoming messages and bounce notices (src/domains/messages/raw-store.ts). */
   rawStore: RawStore;
@@ -74,11 +94,16 @@ export interface ContainerOptions {
   now?: Clock;
   /** Apply pending migrations first: the roles that run the service do, one-shot CLI commands too. */
   migrate?: boolean;
+  /** Tests that run several workers in one process name each. */
+  workerId?: string;
+  /** Resolves the hosts users name instead of the system resolver (tests, with their own DNS server). */
+  hostLookup?: HostLookup;
 }
 
 /** Builds everything once, by hand: the wiring is the code below, no framework. */
 export async function createContainer(config: Config, options: ContainerOptions = {}): Promise<Container> {
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const workerId = options.workerId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logger = (options.logger ?? createLogger(config.logLevel)).child({ workerId });
   const now = options.now ?? systemClock;
   const handle = connectDatabase(config.database);
   const { db, dialect } = handle;
@@ -99,7 +124,26 @@ export async function createContainer(config: Config, options: ContainerOptions 
     throw error;
   }
   const audit = createAuditService({ db, now });
-  const accounts = createAccountsService({ db, dialect, now, keyring, vault: createPasswordVault(), audit });
+  const metrics = createMetrics({ db, dialect, now, logger });
+  const takeovers = (kind: LeaseKind) => (count: number) => metrics.leaseTakeovers.inc({ kind }, count);
+  const fleet = createFleetService({ db, dialect, now, workerId, settings: config.fleet });
+  const vault = createPasswordVault();
+  const courier = createPasswordCourier({ db, dialect, keyring, vault, fleet });
+  const hostPolicy: HostPolicy = {
+    allowPrivate: config.allowPrivateHosts,
+    ...(options.hostLookup ? { lookup: options.hostLookup } : {}),
+  };
+  const accounts = createAccountsService({
+    db,
+    dialect,
+    now,
+    keyring,
+    vault,
+    courier,
+    workerId,
+    audit,
+    hostPolicy,
+  });
   const contacts = createContactsService({ db, now, audit, unsubscribeKeys: verpKeys(keyring) });
   const rawStore =
     config.rawStore === 'database' ? createDatabaseRawStore() : createDataDirRawStore(config.dataDir);
@@ -117,20 +161,29 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const notifier = createNotifier({ now, messages });
   return {
     config,
+    workerId,
     logger,
     db,
     dialect,
     now,
     keyring,
+    metrics,
+    hostPolicy,
     services: {
       users: createUsersService({ db, dialect, now, audit }),
-      auth: createAuthService({ db, now, sessionTtlHours: config.sessionTtlHours }),
+      auth: createAuthService({
+        db,
+        now,
+        sessionTtlHours: config.sessionTtlHours,
+        sessionIdleMinutes: config.sessionIdleMinutes,
+        audit,
+      }),
       audit,
       accounts,
       contacts,
       organisation: createOrganisationService({ db, audit }),
       messages,
-      connectionTests: createConnectionTestService({ accounts, probes: connectionProbes }),
+      connectionTests: createConnectionTestService({ accounts, probes: createConnectionProbes(hostPolicy) }),
       outbox: createOutboxService({
         db,
         dialect,
@@ -153,6 +206,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
         relayUrl: config.marketing.relayUrl,
         bounceDomain: config.marketing.bounceDomain,
       }),
+      discovery: createDiscoveryService({
+        dnsServers: config.dnsServers,
+        ispdbUrl: config.discovery.ispdbUrl,
+        deadlineMs: config.discovery.deadlineMs,
+        allowPrivateHosts: config.allowPrivateHosts,
+      }),
       bounces,
       rules: createRulesService({ db, now, audit }),
       webhooks: createWebhooksService({
@@ -171,8 +230,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
         audit,
         notifier,
         leaseMs: config.webhooks.leaseMs,
+        onTakeover: takeovers('webhook'),
       }),
       notifier,
+      fleet,
+      passwordCourier: courier,
       automation: createAutomationEngine({
         db,
         dialect,
@@ -180,6 +242,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         contacts,
         notifier,
         leaseMs: config.automation.leaseMs,
+        onTakeover: takeovers('rule_run'),
       }),
       mailboxes: createMailboxesService({
         db,
@@ -187,6 +250,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         accounts,
         settings: { leaseMs: config.sync.leaseMs },
         onDue: () => wakeups.forEach((wake) => wake()),
+        onTakeover: takeovers('mailbox'),
       }),
     },
     rawStore,

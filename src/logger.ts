@@ -8,6 +8,7 @@ import type { LogLevel } from './config.ts';
 export const redactedPaths = [
   'req.headers.authorization',
   'req.headers.cookie',
+  'req.headers["x-csrf-token"]',
   'res.headers["set-cookie"]',
   'password',
   '*.password',
@@ -17,6 +18,8 @@ export const redactedPaths = [
   '*.token',
   'sessionToken',
   '*.sessionToken',
+  'csrfToken',
+  '*.csrfToken',
 ];
 
 export function createLogger(level: LogLevel, destination?: DestinationStream): Logger {

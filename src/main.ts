@@ -1,5 +1,6 @@
 import { isAppError } from './errors.ts';
 import { UsageError, type CliIo } from './cli/io.ts';
+import { accountCommand } from './cli/account-discover.ts';
 import { bounceClassifyCommand } from './cli/bounce-classify.ts';
 import { bounceIntakeCommand } from './cli/bounce-intake.ts';
 import { dkimCommand } from './cli/dkim.ts';
@@ -55,6 +56,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         });
       case 'dkim':
         return await dkimCommand(argv.slice(1), io);
+      case 'account':
+        return await accountCommand(argv.slice(1), io);
       case 'outbox':
         return await outboxCommand(argv.slice(1), io);
       case 'message':

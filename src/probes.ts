@@ -3,6 +3,7 @@ import { probeIncoming } from './mail/incoming-probe.ts';
 import { openJmapReader } from './mail/jmap-reader.ts';
 import { ReaderError } from './mail/reader.ts';
 import { probeSmtp } from './mail/smtp-probe.ts';
+import type { HostPolicy } from './net/address-policy.ts';
 import {
   incomingHealthFor,
   outgoingHealthFor,
@@ -22,8 +23,8 @@ const noPassword = (step: string): DirectionTest => ({
  * JMAP's test: discover the session and log in, with the reader itself (nothing is read). One
  * step, since the session request is the connection, the TLS handshake and the login at once.
  */
-async function probeJmap(server: ServerSettings): Promise<DirectionTest> {
-  const config = readerConfigFor(server);
+async function probeJmap(server: ServerSettings, hostPolicy: HostPolicy): Promise<DirectionTest> {
+  const config = readerConfigFor(server, hostPolicy);
   if ('missingPassword' in config) return noPassword('login');
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
@@ -48,10 +49,13 @@ async function probeJmap(server: ServerSettings): Promise<DirectionTest> {
   }
 }
 
-/** The connection tests, wired to the protocol adapters. */
-export const connectionProbes: ConnectionProbes = {
+/**
+ * The connection tests, wired to the protocol adapters, connecting only where `hostPolicy` allows
+ * (a refused address fails the connect step with HOST_NOT_ALLOWED, like any connect error).
+ */
+export const createConnectionProbes = (hostPolicy: HostPolicy): ConnectionProbes => ({
   async outgoing(server, address) {
-    const config = smtpConfigFor(server);
+    const config = smtpConfigFor(server, hostPolicy);
     if ('missingPassword' in config) return noPassword('auth');
     const result = await probeSmtp(config, address, address);
     const failed = result.steps.find((step) => !step.ok);
@@ -73,7 +77,7 @@ export const connectionProbes: ConnectionProbes = {
         lastError: null,
       };
     }
-    if (incoming.protocol === 'jmap') return probeJmap({ settings, passwords });
+    if (incoming.protocol === 'jmap') return probeJmap({ settings, passwords }, hostPolicy);
     if (!passwords.incoming || !incoming.username) return noPassword('login');
     const result = await probeIncoming({
       protocol: incoming.protocol,
@@ -85,6 +89,7 @@ export const connectionProbes: ConnectionProbes = {
       spa: incoming.spa,
       timeoutMs: incoming.timeoutMs,
       proxy: null,
+      hostPolicy,
     });
     // A person testing IMAP settings wants to see the folders the server lists, beside its words.
     const steps = result.steps.map((step) =>
@@ -99,4 +104,4 @@ export const connectionProbes: ConnectionProbes = {
       lastError: result.ok ? null : (result.error?.reply ?? null),
     };
   },
-};
+});

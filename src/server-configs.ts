@@ -3,6 +3,7 @@ import type { HealthState } from './domains/accounts/accounts.ts';
 import type { IncomingErrorCode } from './mail/incoming-probe.ts';
 import type { ReaderConfig, ReaderErrorCode } from './mail/reader.ts';
 import type { SmtpErrorCode, SmtpServerConfig } from './mail/smtp-types.ts';
+import { anyHost, type HostPolicy } from './net/address-policy.ts';
 
 /** The part of an account the protocol adapters need, whether saved or being tried out. */
 export type ServerSettings = Pick<AccountSender, 'settings' | 'passwords'>;
@@ -11,9 +12,13 @@ export type MissingPassword = { missingPassword: true };
 
 /**
  * Maps an account's outgoing settings to the SMTP adapter's configuration: the wiring between a
- * domain that knows no SMTP and an adapter that knows no accounts.
+ * domain that knows no SMTP and an adapter that knows no accounts. `hostPolicy` is the
+ * configuration's (MAILROOM_ALLOW_PRIVATE_HOSTS): the server and the proxy are the user's to name.
  */
-export function smtpConfigFor({ settings, passwords }: ServerSettings): SmtpServerConfig | MissingPassword {
+export function smtpConfigFor(
+  { settings, passwords }: ServerSettings,
+  hostPolicy: HostPolicy,
+): SmtpServerConfig | MissingPassword {
   const smtp = settings.smtp!;
   let auth: SmtpServerConfig['auth'] = null;
   if (smtp.requiresAuth) {
@@ -29,6 +34,7 @@ export function smtpConfigFor({ settings, passwords }: ServerSettings): SmtpServ
     auth,
     proxy: smtp.proxy && { ...smtp.proxy, password: passwords.proxy },
     timeoutMs: smtp.timeoutMs,
+    hostPolicy,
   };
 }
 
@@ -40,6 +46,7 @@ const healthForError: Partial<Record<SmtpErrorCode, HealthState>> = {
   SMTP_CONNECTION_LOST: 'connect_error',
   SMTP_TLS_FAILED: 'tls_error',
   SMTP_TIMEOUT: 'timeout',
+  HOST_NOT_ALLOWED: 'connect_error',
 };
 
 /** How an SMTP failure shows on the account's outgoing health; a refused message says nothing of it. */
@@ -51,7 +58,10 @@ export function outgoingHealthFor(code: SmtpErrorCode): HealthState | undefined 
  * Maps an account's incoming settings to a reader's configuration (IMAP today; POP3 and JMAP
  * next), or says the password is not at hand.
  */
-export function readerConfigFor({ settings, passwords }: ServerSettings): ReaderConfig | MissingPassword {
+export function readerConfigFor(
+  { settings, passwords }: ServerSettings,
+  hostPolicy: HostPolicy,
+): ReaderConfig | MissingPassword {
   const incoming = settings.incoming;
   const bearer = incoming.authMethod === 'token';
   if ((!incoming.username && !bearer) || !passwords.incoming) return { missingPassword: true };
@@ -66,6 +76,7 @@ export function readerConfigFor({ settings, passwords }: ServerSettings): Reader
     timeoutMs: incoming.timeoutMs,
     folders: incoming.folders,
     url: incoming.url,
+    hostPolicy,
   };
 }
 
@@ -78,6 +89,7 @@ const incomingHealthForError: Record<ReaderErrorCode | IncomingErrorCode, Health
   INCOMING_TIMEOUT: 'timeout',
   INCOMING_FOLDER_NOT_FOUND: 'connect_error',
   INCOMING_PROTOCOL_ERROR: 'connect_error',
+  HOST_NOT_ALLOWED: 'connect_error',
 };
 
 /** How a reader's (or the test settings probe's) failure shows on the account's incoming health. */
@@ -87,7 +99,8 @@ export function incomingHealthFor(code: ReaderErrorCode | IncomingErrorCode): He
 
 /**
  * The platform relay (MAILROOM_RELAY_URL) as the SMTP adapter's configuration: smtps:// is TLS on
- * connect, smtp:// requires STARTTLS; the credentials come from the URL.
+ * connect, smtp:// requires STARTTLS; the credentials come from the URL. The operator names it,
+ * not a user, so it may be on the internal network: no address policy.
  */
 export function relayConfigFrom(relayUrl: string): SmtpServerConfig {
   const url = new URL(relayUrl);
@@ -101,5 +114,6 @@ export function relayConfigFrom(relayUrl: string): SmtpServerConfig {
       : null,
     proxy: null,
     timeoutMs: 30_000,
+    hostPolicy: anyHost,
   };
 }

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { createContainer } from '../container.ts';
 import { startBounceIntakeRole } from '../serve-bounce-intake.ts';
+import { buildOperationsServer } from '../http/health.routes.ts';
 import { buildServer } from '../http/server.ts';
 import { createWorkerTasks } from '../workers/tasks.ts';
 import { startWorker } from '../workers/runner.ts';
@@ -15,10 +16,18 @@ export async function serveCommand(io: CliIo, role: 'serve' | 'worker'): Promise
   const config = loadConfig(io.env);
   const container = await createContainer(config);
   const { logger } = container;
-  const app = role === 'serve' ? await buildServer(container) : undefined;
+  // A worker has no API; with MAILROOM_WORKER_HTTP_PORT it serves /healthz, /readyz and /metrics.
+  const app =
+    role === 'serve'
+      ? await buildServer(container)
+      : config.workerHttpPort !== undefined
+        ? await buildOperationsServer(container)
+        : undefined;
   const workers = createWorkerTasks(container);
+  await workers.join();
   const worker = startWorker(workers.tasks, logger);
-  if (app) await app.listen({ port: config.port, host: config.host });
+  if (app)
+    await app.listen({ port: role === 'serve' ? config.port : config.workerHttpPort, host: config.host });
   const bounceIntake = role === 'serve' ? await startBounceIntakeRole(container) : null;
 
   await new Promise<void>((resolve) => {

@@ -10,8 +10,16 @@ Users and access:
   user create --org NAME --email E (--password P | --password-stdin) [--role admin|member] [--name N]
                         create a user; creates the organisation when it does not exist, joins it when
                         it does (the first user of a new organisation is its admin by default)
-  token create --email E [--name N]
-                        create an API token for that user; prints only the token
+  token create --email E [--name N] [--scope read|send|admin] [--expires-in-days D]
+                        create an API token for that user; prints only the token. read: GET only;
+                        send: read and queue messages; admin (default): all the user's role allows
+
+Accounts:
+  account discover EMAIL [--password-stdin] [--json]
+                        find the servers of an address (autoconfig, SRV, ISP database, MX) and
+                        probe them, logging in with the password read from stdin when given;
+                        prints the settings as JSON (POST /api/accounts takes them; add the
+                        passwords) and the evidence on stderr; --json prints everything as JSON
 
 Outbox:
   outbox reset-sending ACCOUNT_ID   messages stuck in sending go back to ready

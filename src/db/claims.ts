@@ -13,19 +13,35 @@ export function claimDueWork(
   db: Db,
   dialect: Dialect,
   table: LeasedWorkTable,
-  { owner, now, leaseMs, limit }: { owner: string; now: Date; leaseMs: number; limit: number },
+  {
+    owner,
+    now,
+    leaseMs,
+    limit,
+    onTakeover,
+  }: {
+    owner: string;
+    now: Date;
+    leaseMs: number;
+    limit: number;
+    /** Told how many of the items had a lease that ran out: their worker died or hung. */
+    onTakeover?: (count: number) => void;
+  },
 ): Promise<string[]> {
   const at = now.toISOString();
   const leaseUntil = new Date(now.getTime() + leaseMs).toISOString();
   return db.transaction().execute(async (tx) => {
-    const { rows } = await sql<{ id: string }>`
-      select id from ${sql.table(table)}
+    const { rows } = await sql<{ id: string; lease_owner: string | null }>`
+      select id, lease_owner from ${sql.table(table)}
       where status = 'pending' and next_attempt_at <= ${at}
         and (lease_until is null or lease_until < ${at})
       order by next_attempt_at
       limit ${limit}
       ${dialect === 'postgres' ? sql`for update skip locked` : sql``}`.execute(tx);
     const ids = rows.map((row) => row.id);
+    // A finished or retried item has its lease cleared: one still named had an owner that stopped.
+    const takenOver = rows.filter((row) => row.lease_owner !== null).length;
+    if (takenOver > 0) onTakeover?.(takenOver);
     if (ids.length > 0) {
       await tx
         .updateTable(table)

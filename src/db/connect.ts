@@ -64,6 +64,14 @@ export function connectDatabase(config: DatabaseConfig): DatabaseHandle {
       max: config.poolSize,
       types: postgresTypes,
     });
+    // An idle connection that breaks (the server restarted, the network went) is dropped by the
+    // pool, which then emits 'error': unheard, that would end the process. The next query opens a
+    // new connection, and if the database is still away, that query fails where it is handled.
+    pool.on('error', () => undefined);
+    // A connection that breaks while checked out between two statements (inside a transaction)
+    // emits 'error' on its client, which the pool listens to only while the client is idle: the
+    // statement that follows fails where it is handled, and the pool drops the broken client.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres' };
   }
   if (config.file !== ':memory:') fs.mkdirSync(path.dirname(config.file), { recursive: true });

@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 
 /**
  * Times are UTC ISO-8601 strings in both dialects: `timestamptz` in PostgreSQL (read back as ISO
@@ -7,6 +7,9 @@ import type { ColumnType, Insertable, Kysely, Selectable, Transaction, Updateabl
 export type Timestamp = string;
 
 export type Role = 'admin' | 'member';
+
+/** What an API token may do: read (GET only), send (read, and queue messages), admin (everything). */
+export type TokenScope = 'read' | 'send' | 'admin';
 
 export interface OrganisationsTable {
   id: string;
@@ -49,6 +52,10 @@ export interface SessionsTable {
   user_id: string;
   created_at: Timestamp;
   expires_at: Timestamp;
+  /** Repeated in X-CSRF-Token by every state-changing request of the session (null: none, refused). */
+  csrf_token: ColumnType<string | null, string, string>;
+  /** The last use, written at most once a minute: the idle timeout counts from here. */
+  last_seen_at: ColumnType<Timestamp | null, Timestamp, Timestamp>;
 }
 
 export interface ApiTokensTable {
@@ -61,6 +68,8 @@ export interface ApiTokensTable {
   created_at: Timestamp;
   expires_at: Timestamp | null;
   last_used_at: Timestamp | null;
+  /** What the token may do (src/http/auth.ts): `read`, `send` or `admin` (all the user's role allows). */
+  scope: ColumnType<TokenScope, TokenScope | undefined, TokenScope>;
 }
 
 export interface LoginFailuresTable {
@@ -107,6 +116,9 @@ export interface AccountsTable {
   /** Marketing: messages an hour and a day at most (null: the platform's defaults). */
   quota_hourly: number | null;
   quota_daily: number | null;
+  /** The worker holding the memory-only passwords ("Remember password" off), of the kinds in memory_kinds. */
+  password_holder: string | null;
+  memory_kinds: Generated<string>;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -453,6 +465,22 @@ export interface FirstRunTable {
   created_at: string;
 }
 
+/** A worker process; it is alive while its heartbeat is fresh (migration 013). */
+export interface WorkersTable {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
+/** Which worker holds an account: its IDLE connection and its memory-only passwords. */
+export interface AccountHoldsTable {
+  account_id: string;
+  worker_id: string;
+  held_since: Timestamp;
+}
+
 export interface Database {
   organisations: OrganisationsTable;
   users: UsersTable;
@@ -483,6 +511,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
   first_run: FirstRunTable;
+  workers: WorkersTable;
+  account_holds: AccountHoldsTable;
 }
 
 export type Db = Kysely<Database>;

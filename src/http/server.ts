@@ -18,6 +18,7 @@ import { messagesRoutes } from '../domains/messages/messages.routes.ts';
 import { unsubscribeRoutes } from '../domains/contacts/unsubscribe.routes.ts';
 import { domainCheckRoutes } from '../domains/accounts/domain-check.routes.ts';
 import { senderPreviewRoutes } from '../domains/accounts/sender-preview.routes.ts';
+import { discoveryRoutes } from '../domains/accounts/discovery.routes.ts';
 import { authRoutes } from '../domains/users/auth.routes.ts';
 import { usersRoutes } from '../domains/users/users.routes.ts';
 import { setupRoutes } from '../domains/users/setup.routes.ts';
@@ -25,6 +26,10 @@ import { customFormats } from '../formats.ts';
 import { StrictObject } from '../schemas.ts';
 import { authenticateRequests } from './auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { healthRoutes } from './health.routes.ts';
+import { refuseNul } from './nul-guard.ts';
+import { registerRateLimits } from './rate-limits.ts';
+import { registerSecurityHeaders } from './security-headers.ts';
 import { defaultWebRoot, webUiRoutes } from './web-ui.ts';
 
 export type App = FastifyInstance<
@@ -77,6 +82,7 @@ export async function buildServer(container: Container, options: ServerOptions =
   );
 
   await app.register(fastifyCookie);
+  await registerSecurityHeaders(app, container.config);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -89,15 +95,31 @@ export async function buildServer(container: Container, options: ServerOptions =
       },
       components: {
         securitySchemes: {
-          session: { type: 'apiKey', in: 'cookie', name: 'mailroom_session' },
-          bearer: { type: 'http', scheme: 'bearer', description: 'an API token, mr_…' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'mailroom_session',
+            description:
+              'the login session; every request but GET and HEAD also sends the X-CSRF-Token header with ' +
+              'the value of the mailroom_csrf cookie (403 CSRF_TOKEN_INVALID without it)',
+          },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'an API token, mr_…, of scope read (GET only), send (read, and queue messages) or admin ' +
+              '(all the user’s role allows); 403 TOKEN_SCOPE_INSUFFICIENT beyond it',
+          },
         },
       },
       security: [{ session: [] }, { bearer: [] }],
     },
   });
 
-  app.addHook('onRequest', authenticateRequests(container.services.auth));
+  app.addHook('onRequest', authenticateRequests(container.services.auth, container.config));
+  await registerRateLimits(app, container.config.rateLimits);
+  // NUL in a body or query is a 400 naming the field, before any schema or database sees it.
+  app.addHook('preValidation', refuseNul);
 
   app.get('/api/openapi.json', { config: { public: true }, schema: { hide: true } }, async () =>
     app.swagger(),
@@ -120,6 +142,7 @@ export async function buildServer(container: Container, options: ServerOptions =
     },
   );
 
+  await app.register(healthRoutes, { container });
   await app.register(authRoutes, { container });
   await app.register(setupRoutes, { container });
   await app.register(usersRoutes, { container });
@@ -130,6 +153,7 @@ export async function buildServer(container: Container, options: ServerOptions =
   await app.register(unsubscribeRoutes, { container });
   await app.register(domainCheckRoutes, { container });
   await app.register(senderPreviewRoutes, { container });
+  await app.register(discoveryRoutes, { container });
   await app.register(bouncesRoutes, { container });
   await app.register(organisationRoutes, { container });
   await app.register(automationRoutes, { container });

@@ -95,6 +95,7 @@ export function socketErrorCode(err: {
   message?: unknown;
 }): SmtpErrorCode {
   const codes = [err.originalCode, err.code].filter((c): c is string => typeof c === 'string');
+  if (codes.includes('HOST_NOT_ALLOWED')) return 'HOST_NOT_ALLOWED';
   if (codes.some((c) => certificateErrorCodes.has(c) || c.startsWith('ERR_SSL') || c === 'ETLS'))
     return 'SMTP_TLS_FAILED';
   if (codes.some((c) => connectErrorCodes.has(c))) return 'SMTP_CONNECT_FAILED';
@@ -108,6 +109,9 @@ export function isTransientCode(code: SmtpErrorCode): boolean {
     code === 'SMTP_CONNECT_FAILED' ||
     code === 'SMTP_TIMEOUT' ||
     code === 'SMTP_CONNECTION_LOST' ||
-    code === 'SMTP_PROXY_FAILED'
+    code === 'SMTP_PROXY_FAILED' ||
+    // like a refused connection: retried with backoff (the settings or DNS may be fixed meanwhile)
+    // while the account's health says why
+    code === 'HOST_NOT_ALLOWED'
   );
 }

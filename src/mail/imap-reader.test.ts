@@ -20,6 +20,7 @@ import {
 import { expectNoSecret, failure, startRelay as startRelayTo } from '../../test/support/readers.ts';
 import { openImapReader, uidSets } from './imap-reader.ts';
 import { ReaderError, type FetchOptions, type ReaderConfig } from './reader.ts';
+import { anyHost } from '../net/address-policy.ts';
 import { closedPort, startSilentServer, startTestSmtpServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
 
 const host = '127.0.0.1';
@@ -37,6 +38,8 @@ const config = (mailbox: Mailbox, overrides: Partial<ReaderConfig> = {}): Reader
   spa: false,
   timeoutMs: 5_000,
   folders: ['INBOX'],
+  // the peers are on loopback; the address policy has tests of its own (address-policy.test.ts)
+  hostPolicy: anyHost,
   ...overrides,
 });
 

@@ -12,6 +12,7 @@
  *   entries of this client's command map (docs/adr/007-imap-challenge-response-login.md).
  */
 import { ImapFlow, type FetchMessageObject, type ImapFlowOptions, type MailboxObject } from 'imapflow';
+import { checkLiteral, hostNotAllowedIn, lookupFor } from '../net/address-policy.ts';
 import { socketErrorCode } from './errors.ts';
 import { sharedTlsOptionsFor } from './net-connect.ts';
 import {
@@ -113,6 +114,8 @@ function toReaderError(error: unknown, secrets: readonly string[], connectionErr
     const reply = error.reply === null ? null : scrubbed(error.reply, secrets);
     return new ReaderError(error.code, scrubbed(error.message, secrets), reply);
   }
+  const refused = hostNotAllowedIn(error) ?? hostNotAllowedIn(connectionError);
+  if (refused) return new ReaderError('HOST_NOT_ALLOWED', refused.message);
   const e = (error ?? {}) as ImapFlowError;
   const message = scrubbed(e.message ?? String(error), secrets);
   const replyText = serverReply(e);
@@ -282,12 +285,20 @@ async function connect(
   log: ReaderLogger,
   secrets: readonly string[],
 ): Promise<Connection> {
+  // imapflow connects with net/tls.connect and passes `tls` on to it: the policy's lookup checks
+  // the addresses of a name as the socket opens; an IP literal skips lookup, so it is checked here.
+  try {
+    checkLiteral(config.host, config.hostPolicy);
+  } catch (error) {
+    throw toReaderError(error, secrets);
+  }
+  const lookup = lookupFor(config.hostPolicy);
   const options: ImapFlowOptions = {
     host: config.host,
     port: config.port,
     secure: config.security === 'tls',
     ...(config.security === 'tls' ? {} : { doSTARTTLS: config.security === 'starttls' }),
-    tls: sharedTlsOptionsFor(config.host, config.ca),
+    tls: { ...sharedTlsOptionsFor(config.host, config.ca), ...(lookup ? { lookup } : {}) },
     auth: config.spa
       ? { user: config.user, accessToken: 'challenge-response' }
       : { user: config.user, pass: config.pass },

@@ -23,6 +23,7 @@ import {
   type IncomingProbeResult,
   type IncomingServerConfig,
 } from './incoming-probe.ts';
+import { anyHost } from '../net/address-policy.ts';
 import type { ProxyConfig } from './smtp-types.ts';
 import { closedPort, makeTestCa, startSilentServer, startWireRecorder } from './smtp-test-fixtures.ts';
 
@@ -48,6 +49,7 @@ function config(mailbox: Mailbox, overrides: Partial<IncomingServerConfig>): Inc
     timeoutMs: 5_000,
     proxy: null,
     ca: mailPeers.ca,
+    hostPolicy: anyHost,
     ...overrides,
   };
 }

@@ -49,7 +49,9 @@ export type IncomingErrorCode =
   | 'INCOMING_TLS_FAILED'
   | 'INCOMING_TIMEOUT'
   | 'INCOMING_PROXY_FAILED'
-  | 'INCOMING_PROTOCOL_ERROR';
+  | 'INCOMING_PROTOCOL_ERROR'
+  /** The server's (or the proxy's) address is one the host policy refuses. */
+  | 'HOST_NOT_ALLOWED';
 
 export interface IncomingProbeResult {
   ok: boolean;
@@ -102,7 +104,18 @@ interface Dialect {
   farewell(): string;
 }
 
-export async function probeIncoming(config: IncomingServerConfig): Promise<IncomingProbeResult> {
+export interface IncomingProbeOptions {
+  /**
+   * Stop after this step: `capabilities` tries no login (server discovery without a password),
+   * `login` lists nothing.
+   */
+  stopAfter?: 'capabilities' | 'login';
+}
+
+export async function probeIncoming(
+  config: IncomingServerConfig,
+  options: IncomingProbeOptions = {},
+): Promise<IncomingProbeResult> {
   const steps: IncomingProbeStep[] = [];
   const secrets = new Set<string>(secretForms(config.user, config.pass));
   const redact = (text: string | null) => (text === null ? null : redactSecrets(text, secrets));
@@ -161,7 +174,9 @@ export async function probeIncoming(config: IncomingServerConfig): Promise<Incom
 
     // After STARTTLS the capabilities are asked again: what was said in plain text is not trusted.
     await step('capabilities', async () => ({ value: undefined, reply: await dialect.capabilities() }));
+    if (options.stopAfter === 'capabilities') return { ok: true, steps };
     await step('login', async () => ({ value: undefined, reply: await dialect.login() }));
+    if (options.stopAfter === 'login') return { ok: true, steps };
     const listed = await step('list', async () => {
       const outcome = await dialect.list();
       return { value: outcome, reply: outcome.reply };

@@ -20,6 +20,7 @@ import {
 import { failure } from '../../test/support/readers.ts';
 import { openJmapReader, sessionUrlOf } from './jmap-reader.ts';
 import type { FetchOptions, FetchResult, ReaderConfig } from './reader.ts';
+import { anyHost } from '../net/address-policy.ts';
 import { closedPort, startSilentServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
 
 // local servers and readers are closed after each test; ca() is a CA nobody trusts
@@ -37,6 +38,7 @@ const config = (box: JmapMailbox, overrides: Partial<ReaderConfig> = {}): Reader
   spa: false,
   folders: ['INBOX'],
   timeoutMs: 5_000,
+  hostPolicy: anyHost,
   ...overrides,
 });
 

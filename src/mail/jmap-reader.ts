@@ -18,6 +18,7 @@
  */
 import net from 'node:net';
 import type tls from 'node:tls';
+import { checkLiteral, hostNotAllowedIn, lookupFor, type HostPolicy } from '../net/address-policy.ts';
 import { socketErrorCode } from './errors.ts';
 import { sharedTlsOptionsFor } from './net-connect.ts';
 import { ReaderError, silentReaderLogger } from './reader.ts';
@@ -79,6 +80,8 @@ function deepestMessage(error: unknown): string {
 /** Maps what fetch threw to a ReaderError; `timedOut` says whether our own deadline fired. */
 function transportError(error: unknown, timedOut: boolean, timeoutMs: number, what: string): ReaderError {
   if (error instanceof ReaderError) return error;
+  const refused = hostNotAllowedIn(error);
+  if (refused) return new ReaderError('HOST_NOT_ALLOWED', refused.message);
   if (timedOut) {
     return new ReaderError('INCOMING_TIMEOUT', `The server did not answer ${what} within ${timeoutMs} ms`);
   }
@@ -153,25 +156,40 @@ async function bundledAgentClass(): Promise<AgentClass | null> {
   return typeof agent === 'function' && agent.name === 'Agent' ? (agent as AgentClass) : null;
 }
 
-/** One Agent per extra CA, its connections sharing that CA's secure context (see net-connect.ts). */
-const agents = new Map<string, Dispatcher>();
+/**
+ * One Agent per extra CA and host policy, its connections sharing that CA's secure context (see
+ * net-connect.ts) and resolving names through the policy's lookup. Policies are few (the
+ * container makes one), so they key a WeakMap.
+ */
+const agentsByPolicy = new WeakMap<HostPolicy, Map<string, Dispatcher>>();
 const MAX_AGENTS = 32;
 
 async function dispatcherFor(config: ReaderConfig): Promise<Dispatcher | undefined> {
-  if (!config.ca) return undefined;
-  const key = config.ca.toString();
+  const lookup = lookupFor(config.hostPolicy);
+  if (!config.ca && !lookup) return undefined;
+  let agents = agentsByPolicy.get(config.hostPolicy);
+  if (!agents) agentsByPolicy.set(config.hostPolicy, (agents = new Map()));
+  const key = config.ca?.toString() ?? '';
   const cached = agents.get(key);
   if (cached) return cached;
   const Agent = await bundledAgentClass();
   if (!Agent) {
     throw new ReaderError(
-      'INCOMING_TLS_FAILED',
-      'This Node.js gives fetch no way to trust an extra CA; trust it through NODE_EXTRA_CA_CERTS instead',
+      config.ca ? 'INCOMING_TLS_FAILED' : 'HOST_NOT_ALLOWED',
+      config.ca
+        ? 'This Node.js gives fetch no way to trust an extra CA; trust it through NODE_EXTRA_CA_CERTS instead'
+        : 'This Node.js gives fetch no way to check the addresses it connects to, so JMAP is refused',
     );
   }
   // the roots and NODE_EXTRA_CA_CERTS plus this CA; the server name comes from each URL
   const { rejectUnauthorized, secureContext } = sharedTlsOptionsFor(config.host, config.ca);
-  const agent = new Agent({ connect: { rejectUnauthorized, secureContext } });
+  const agent = new Agent({
+    connect: {
+      ...(config.ca ? { rejectUnauthorized, secureContext } : {}),
+      // every connection, to the session URL and to wherever it leads, resolves through the policy
+      ...(lookup ? { lookup } : {}),
+    },
+  });
   if (agents.size >= MAX_AGENTS) agents.delete(agents.keys().next().value!);
   agents.set(key, agent);
   return agent;
@@ -372,6 +390,9 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     if (closed) throw new Error('The JMAP reader is closed');
     const deadline = AbortSignal.timeout(config.timeoutMs);
     try {
+      // a name is checked by the dispatcher's lookup; an IP literal skips lookup, so here. Every
+      // URL is: the session's, a redirect's, and the apiUrl and downloadUrl the server gives.
+      checkLiteral(url.hostname, config.hostPolicy);
       const response = await fetch(url, {
         ...init,
         headers: { ...init.headers, authorization },

@@ -7,6 +7,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { checkLiteral, lookupFor, type HostPolicy } from '../net/address-policy.ts';
 import { connectThroughProxy, sharedTlsOptionsFor } from './net-connect.ts';
 import type { ProxyConfig } from './smtp-types.ts';
 
@@ -57,13 +58,23 @@ export interface SocketTarget {
   proxy: null | ProxyConfig;
   timeoutMs: number;
   ca?: string | Buffer;
+  /** Which addresses the server (or the proxy) may have: see src/net/address-policy.ts. */
+  hostPolicy: HostPolicy;
 }
 
-export function openTcp(target: SocketTarget): Promise<net.Socket> {
+/**
+ * A TCP socket to the server, or to the proxy and through it. The address policy applies at this
+ * moment, to the addresses the socket connects to (HOST_NOT_ALLOWED otherwise), whoever calls.
+ */
+export async function openTcp(target: SocketTarget): Promise<net.Socket> {
   // The proxy connectors time their own handshakes out.
-  if (target.proxy) return connectThroughProxy(target.proxy, target.host, target.port, target.timeoutMs);
+  if (target.proxy) {
+    return connectThroughProxy(target.proxy, target.host, target.port, target.timeoutMs, target.hostPolicy);
+  }
+  checkLiteral(target.host, target.hostPolicy);
+  const lookup = lookupFor(target.hostPolicy);
   return ready(
-    net.connect({ host: target.host, port: target.port }),
+    net.connect({ host: target.host, port: target.port, ...(lookup ? { lookup } : {}) }),
     'connect',
     target.timeoutMs,
     'Connecting',

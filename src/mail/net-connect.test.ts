@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectThroughProxy } from './net-connect.ts';
+import { anyHost } from '../net/address-policy.ts';
 
 /**
  * A SOCKS5 proxy whose tunnelled server greets at once: its answer to CONNECT and the server's
@@ -35,6 +36,7 @@ describe('connecting through a proxy', () => {
       'mail.example.test',
       25,
       5000,
+      anyHost,
     );
     // The client sets itself up a little later, as SMTP and IMAP clients do.
     await new Promise((resolve) => setTimeout(resolve, 20));

@@ -2,6 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { readFileSync } from 'node:fs';
 import { SocksClient } from 'socks';
+import { HostNotAllowedError, lookupFor, resolveAllowed, type HostPolicy } from '../net/address-policy.ts';
 import type { ProxyConfig } from './smtp-types.ts';
 
 /** An error reaching the destination through the proxy; the code is nodemailer's, so both paths classify alike. */
@@ -116,6 +117,7 @@ function keepEarlyData(socket: net.Socket): net.Socket {
 
 async function connectSocks5(
   proxy: ProxyConfig,
+  proxyAddress: string,
   host: string,
   port: number,
   timeoutMs: number,
@@ -123,7 +125,7 @@ async function connectSocks5(
   try {
     const { socket } = await SocksClient.createConnection({
       proxy: {
-        host: proxy.host,
+        host: proxyAddress,
         port: proxy.port,
         type: 5,
         ...(proxy.username !== null ? { userId: proxy.username, password: proxy.password ?? '' } : {}),
@@ -140,8 +142,14 @@ async function connectSocks5(
   }
 }
 
-function connectHttp(proxy: ProxyConfig, host: string, port: number, timeoutMs: number): Promise<net.Socket> {
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
+function connectHttp(
+  proxy: ProxyConfig,
+  proxyAddress: string,
+  host: string,
+  port: number,
+  timeoutMs: number,
+): Promise<net.Socket> {
+  const socket = net.connect({ host: proxyAddress, port: proxy.port });
   const target = `${net.isIPv6(host) ? `[${host}]` : host}:${port}`;
   const handshake = new Promise<net.Socket>((resolve, reject) => {
     let head = Buffer.alloc(0);
@@ -183,14 +191,34 @@ function connectHttp(proxy: ProxyConfig, host: string, port: number, timeoutMs: 
   return withTimeout(handshake, timeoutMs, () => socket.destroy(), `HTTP proxy ${proxy.host}:${proxy.port}`);
 }
 
-/** A plain TCP socket to host:port through the proxy; TLS, if any, goes on top of it. */
-export function connectThroughProxy(
+/**
+ * A plain TCP socket to host:port through the proxy; TLS, if any, goes on top of it. The proxy is
+ * a host the user named, so its address passes the policy (resolved here, and the socket opened
+ * to the address that was checked); the destination is the proxy's to resolve and reach, inside
+ * the proxy's own network, which is what a proxy is for.
+ */
+export async function connectThroughProxy(
   proxy: ProxyConfig,
   host: string,
   port: number,
   timeoutMs: number,
+  policy: HostPolicy,
 ): Promise<net.Socket> {
+  const name = `${proxy.type === 'socks5' ? 'SOCKS5' : 'HTTP'} proxy ${proxy.host}:${proxy.port}`;
+  // With nothing to check (private hosts allowed, the system resolver), the name goes to the
+  // socket as it is, and Node tries each of its addresses.
+  let proxyAddress = proxy.host;
+  if (lookupFor(policy)) {
+    try {
+      const resolving = resolveAllowed(proxy.host, policy, { what: 'proxy' });
+      const [first] = await withTimeout(resolving, timeoutMs, () => undefined, name);
+      proxyAddress = first!.address;
+    } catch (error) {
+      if (error instanceof HostNotAllowedError || error instanceof ProxyConnectError) throw error;
+      throw new ProxyConnectError(`${name}: ${(error as Error).message}`);
+    }
+  }
   return proxy.type === 'socks5'
-    ? connectSocks5(proxy, host, port, timeoutMs)
-    : connectHttp(proxy, host, port, timeoutMs);
+    ? connectSocks5(proxy, proxyAddress, host, port, timeoutMs)
+    : connectHttp(proxy, proxyAddress, host, port, timeoutMs);
 }

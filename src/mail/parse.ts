@@ -70,6 +70,23 @@ const MAX_HEAD_SIZE = 1024 * 1024;
 /** The most MIME parts one message may have (more is a parse error); bounds nesting too. */
 const MAX_PARTS = 1000;
 
+/**
+ * The caps on the parser's work, whatever the input. The raw message itself is capped before it
+ * gets here (RAW_MESSAGE_MAX_BYTES: above it only the header block is fetched and kept, flagged as
+ * truncated). A message over a cap is not dropped: it is stored with its raw bytes and the error
+ * (quarantined), and never parsed again.
+ */
+export const PARSE_LIMITS = {
+  /** Bytes of one header block (the message's or one part's). */
+  maxHeadBytes: MAX_HEAD_SIZE,
+  /** MIME nodes, containers included: every nesting level is one, so this bounds depth too. */
+  maxParts: MAX_PARTS,
+  /** UTF-8 bytes kept of each of text and html, by default. */
+  maxTextBytes: DEFAULT_MAX_TEXT_BYTES,
+  /** Characters of HTML converted to text when there is no text part. */
+  maxHtmlToText: MAX_HTML_TO_TEXT,
+} as const;
+
 const TRACE_HEADERS = new Set(['received', 'return-path', 'delivered-to', 'x-original-to']);
 
 const LF = 0x0a;
@@ -503,5 +520,32 @@ export async function parseMessage(raw: Buffer, options: ParseOptions = {}): Pro
     };
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export interface AttachmentContent {
+  filename: string | null;
+  contentType: string;
+  content: Buffer;
+}
+
+/**
+ * The decoded content of the `index`th attachment of a raw message, in the order `parseMessage`
+ * lists them; null when there is no such attachment or the message does not parse (within the same
+ * caps).
+ */
+export async function attachmentContent(raw: Buffer, index: number): Promise<AttachmentContent | null> {
+  try {
+    if (headerEnd(raw) > MAX_HEAD_SIZE) return null;
+    const mail = await simpleParser(raw, PARSER_OPTIONS);
+    const attachment = mail.attachments[index];
+    if (!attachment) return null;
+    return {
+      filename: attachment.filename ? clean(attachment.filename) : null,
+      contentType: attachment.contentType,
+      content: attachment.content,
+    };
+  } catch {
+    return null;
   }
 }

@@ -29,6 +29,7 @@ import {
 } from '../../test/support/readers.ts';
 import { createMultilineBody, openPop3Reader } from './pop3-reader.ts';
 import type { FetchOptions, FetchResult, ReaderConfig, ReaderLogger } from './reader.ts';
+import { anyHost } from '../net/address-policy.ts';
 import { closedPort, startSilentServer, useSmtpTestKit } from './smtp-test-fixtures.ts';
 
 const host = '127.0.0.1';
@@ -46,6 +47,7 @@ const config = (mailbox: Mailbox, overrides: Partial<ReaderConfig> = {}): Reader
   spa: false,
   timeoutMs: 5_000,
   folders: ['INBOX'],
+  hostPolicy: anyHost,
   ...overrides,
 });
 
@@ -149,6 +151,7 @@ const scripted = (port: number, overrides: Partial<ReaderConfig> = {}): ReaderCo
   spa: false,
   timeoutMs: 5_000,
   folders: ['INBOX'],
+  hostPolicy: anyHost,
   ...overrides,
 });
 

@@ -10,6 +10,7 @@
  * byte-exact one) and fails with ReaderErrors whose message and reply carry no secret.
  */
 import { createHash } from 'node:crypto';
+import { hostNotAllowedIn } from '../net/address-policy.ts';
 import { socketErrorCode } from './errors.ts';
 import { LineSocketError } from './line-socket.ts';
 import { ReaderError, type ReaderErrorCode } from './reader.ts';
@@ -62,6 +63,8 @@ export type Pop3Stage = 'connect' | 'tls' | 'session';
  */
 export function toReaderError(error: unknown, stage: Pop3Stage): ReaderError {
   if (error instanceof ReaderError) return error;
+  const refused = hostNotAllowedIn(error);
+  if (refused) return new ReaderError('HOST_NOT_ALLOWED', refused.message);
   if (error instanceof LineSocketError) {
     return new ReaderError(
       error.kind === 'timeout' ? 'INCOMING_TIMEOUT' : 'INCOMING_PROTOCOL_ERROR',

@@ -3,6 +3,7 @@
  * mailbox sync worker reads mail the same way whatever the server speaks. Adapters know no
  * database: the worker stores the cursor they hand back and gives it to them on the next sync.
  */
+import type { HostPolicy } from '../net/address-policy.ts';
 import type { Security } from './smtp-types.ts';
 
 /** Where and as whom to reach an incoming server: what a reader and the "test settings" probe share. */
@@ -21,6 +22,12 @@ export interface IncomingConnection {
   timeoutMs: number;
   /** Extra CA certificates (PEM) to trust besides the system's and NODE_EXTRA_CA_CERTS. */
   ca?: string | Buffer;
+  /**
+   * Which addresses the server may resolve to, checked at every connection (HOST_NOT_ALLOWED
+   * otherwise; for JMAP every URL the session leads to as well): public ones only for servers a
+   * user names.
+   */
+  hostPolicy: HostPolicy;
 }
 
 export interface ReaderConfig extends IncomingConnection {
@@ -116,7 +123,9 @@ export type ReaderErrorCode =
   | 'INCOMING_TLS_FAILED'
   | 'INCOMING_TIMEOUT'
   | 'INCOMING_FOLDER_NOT_FOUND'
-  | 'INCOMING_PROTOCOL_ERROR';
+  | 'INCOMING_PROTOCOL_ERROR'
+  /** The server's address is one the host policy refuses (src/net/address-policy.ts). */
+  | 'HOST_NOT_ALLOWED';
 
 export class ReaderError extends Error {
   override name = 'ReaderError';

@@ -8,6 +8,7 @@
  */
 import type net from 'node:net';
 import { hostname } from 'node:os';
+import { hostNotAllowedIn } from '../net/address-policy.ts';
 import { SmtpError, parseReply, socketErrorCode } from './errors.ts';
 import { LineSocketError, closeSocket, createLineReader, openTcp, startTls } from './line-socket.ts';
 import { ProxyConnectError } from './net-connect.ts';
@@ -55,7 +56,17 @@ function assertSafeArgument(value: string, what: string): void {
 
 const codeOf = (reply: string) => Number(reply.slice(0, 3));
 
-export async function probeSmtp(config: SmtpServerConfig, from: string, to: string): Promise<ProbeResult> {
+export interface SmtpProbeOptions {
+  /** Stop once logged in (or, with no login, after EHLO): server discovery needs no MAIL FROM. */
+  stopAfterAuth?: boolean;
+}
+
+export async function probeSmtp(
+  config: SmtpServerConfig,
+  from: string,
+  to: string,
+  options: SmtpProbeOptions = {},
+): Promise<ProbeResult> {
   const steps: ProbeStep[] = [];
   const reader = createReplyReader(config.timeoutMs);
   let socket: net.Socket | null = null;
@@ -173,6 +184,7 @@ export async function probeSmtp(config: SmtpServerConfig, from: string, to: stri
       });
     }
 
+    if (options.stopAfterAuth) return { ok: true, steps };
     await step('mail_from', 'SMTP_PROTOCOL_ERROR', () => command(`MAIL FROM:<${from}>`, 'MAIL FROM', /^250/));
     await step('rcpt_to', 'SMTP_PROTOCOL_ERROR', () => command(`RCPT TO:<${to}>`, 'RCPT TO', /^25[01]/));
     await step('data', 'SMTP_PROTOCOL_ERROR', async () => {
@@ -201,6 +213,8 @@ function replyError(reply: string, command: string): SmtpError {
 
 function asStepError(error: unknown, failCode: SmtpErrorCode): SmtpError {
   if (error instanceof SmtpError) return error;
+  const refused = hostNotAllowedIn(error);
+  if (refused) return new SmtpError('HOST_NOT_ALLOWED', refused.message, { transient: true });
   if (error instanceof LineSocketError) {
     return error.kind === 'timeout'
       ? new SmtpError('SMTP_TIMEOUT', error.message, { transient: true })

@@ -4,7 +4,9 @@ import type MailMessage from 'nodemailer/lib/mailer/mail-message';
 import MimeNode from 'nodemailer/lib/mime-node';
 import SMTPPool from 'nodemailer/lib/smtp-pool';
 import { SmtpError, isTransientCode, isTransientReply, parseReply, socketErrorCode } from './errors.ts';
-import { connectThroughProxy, sharedTlsOptionsFor } from './net-connect.ts';
+import { hostNotAllowedIn } from '../net/address-policy.ts';
+import { openTcp } from './line-socket.ts';
+import { sharedTlsOptionsFor } from './net-connect.ts';
 import { chooseAuthMethod, runSasl } from './smtp-auth.ts';
 import type {
   OutgoingMessage,
@@ -127,7 +129,7 @@ function customAuthHandler(auth: NonNullable<SmtpServerConfig['auth']>) {
 }
 
 function transportOptions(config: SmtpServerConfig, maxConnections: number): SMTPPool.Options {
-  const { auth, proxy } = config;
+  const { auth } = config;
   const handler = auth ? customAuthHandler(auth) : undefined;
   return {
     pool: true,
@@ -159,16 +161,21 @@ function transportOptions(config: SmtpServerConfig, maxConnections: number): SMT
           forceAuth: true,
         }
       : {}),
-    ...(proxy
-      ? {
-          getSocket: (_options, callback) => {
-            connectThroughProxy(proxy, config.host, config.port, config.timeoutMs).then(
-              (socket) => callback(null, { connection: socket }),
-              (error: Error) => callback(error),
-            );
-          },
-        }
-      : {}),
+    // Every connection's socket is ours, direct or through the proxy: nodemailer resolves names
+    // itself with no hook for the address policy, so it is handed a socket opened to addresses
+    // that were checked (HOST_NOT_ALLOWED otherwise), and only adds TLS and SMTP on top.
+    getSocket: (_options, callback) => {
+      openTcp(config).then(
+        (socket) => callback(null, { connection: socket }),
+        (error: Error & { code?: string }) => {
+          if (hostNotAllowedIn(error) || error.code === 'EPROXY') return callback(error);
+          // as nodemailer reports a socket that would not connect: ECONNECTION, Node's code kept
+          callback(
+            Object.assign(new Error(error.message), { code: 'ECONNECTION', originalCode: error.code }),
+          );
+        },
+      );
+    },
     logger: false,
     disableFileAccess: true,
     disableUrlAccess: true,
@@ -209,6 +216,8 @@ function recipientResults(
 /** Maps nodemailer's error into ours; `dataStarted` comes from our own gate, not from guessing. */
 export function toSmtpError(err: unknown, dataStarted: boolean, to: string[]): SmtpError {
   if (err instanceof SmtpError) return err;
+  const refused = hostNotAllowedIn(err);
+  if (refused) return new SmtpError('HOST_NOT_ALLOWED', refused.message, { transient: true, dataStarted });
   const e = (err instanceof Error ? err : new Error(String(err))) as NodemailerError;
   const reply: SmtpReply | null =
     typeof e.response === 'string' && e.response.length > 0

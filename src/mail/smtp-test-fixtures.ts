@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { SmtpServerConfig } from './smtp-types.ts';
+import { anyHost } from '../net/address-policy.ts';
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -380,6 +381,7 @@ export function useSmtpTestKit() {
       auth: null,
       proxy: null,
       timeoutMs: 5_000,
+      hostPolicy: anyHost,
       ...overrides,
     }),
   };

@@ -1,5 +1,7 @@
 /** The shapes shared by the SMTP sender, the probe and their callers. No database, no nodemailer. */
 
+import type { HostPolicy } from '../net/address-policy.ts';
+
 export type Security = 'none' | 'starttls' | 'tls';
 
 export interface ProxyConfig {
@@ -23,6 +25,11 @@ export interface SmtpServerConfig {
   ca?: string | Buffer;
   /** EHLO name. */
   clientName?: string;
+  /**
+   * Which addresses the server and the proxy may resolve to, checked at every connection
+   * (HOST_NOT_ALLOWED otherwise): public ones only for servers a user names.
+   */
+  hostPolicy: HostPolicy;
 }
 
 /** The SMTP server's own words, as evidence for people and for the bounce classifier. */
@@ -60,7 +67,9 @@ export type SmtpErrorCode =
   | 'SMTP_REJECTED'
   | 'SMTP_ALL_RECIPIENTS_REJECTED'
   | 'SMTP_PROXY_FAILED'
-  | 'SMTP_PROTOCOL_ERROR';
+  | 'SMTP_PROTOCOL_ERROR'
+  /** The server's (or the proxy's) address is one the host policy refuses (src/net/address-policy.ts). */
+  | 'HOST_NOT_ALLOWED';
 
 export interface OutgoingMessage {
   /** MAIL FROM is the account address (RFC 5321 §4.5.5: delivery reports go there). */

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { AddressNotAllowedError, guardedLookup, isPublicAddress } from './address-policy.ts';
+import { checkLiteral, hostNotAllowedIn, lookupFor, type HostPolicy } from './address-policy.ts';
 
 export interface PostResult {
   /** The receiver's HTTP status; null when no answer came (refused, timed out, TLS failed). */
@@ -19,6 +18,8 @@ export interface PostOptions {
   allowInsecure: boolean;
   /** Private, loopback and link-local addresses as well as public ones. */
   allowPrivateHosts: boolean;
+  /** Replaces the system resolver (tests). */
+  lookup?: HostPolicy['lookup'];
 }
 
 /**
@@ -44,10 +45,16 @@ export function postJson(
   if (target.protocol !== 'https:' && !(target.protocol === 'http:' && options.allowInsecure)) {
     return Promise.resolve(failed('only https:// URLs are allowed'));
   }
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !options.allowPrivateHosts && !isPublicAddress(host)) {
-    return Promise.resolve(failed(new AddressNotAllowedError('the host').message));
+  const policy: HostPolicy = {
+    allowPrivate: options.allowPrivateHosts,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  };
+  try {
+    checkLiteral(target.hostname, policy);
+  } catch (error) {
+    return Promise.resolve(failed((error as Error).message));
   }
+  const lookup = lookupFor(policy);
   const send = target.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve) => {
     let settled = false;
@@ -62,7 +69,7 @@ export function postJson(
       {
         method: 'POST',
         headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
-        lookup: guardedLookup(options.allowPrivateHosts),
+        ...(lookup ? { lookup } : {}),
         // One connection per request: nothing pooled outlives the check made for it.
         agent: false,
       },
@@ -76,7 +83,7 @@ export function postJson(
       settle(failed(`no answer within ${options.timeoutMs} ms`));
       request.destroy();
     }, options.timeoutMs);
-    request.on('error', (error) => settle(failed(error.message)));
+    request.on('error', (error) => settle(failed((hostNotAllowedIn(error) ?? error).message)));
     request.end(body);
   });
 }

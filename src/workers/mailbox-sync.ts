@@ -7,6 +7,7 @@ import type { OutboxService } from '../domains/outbox/outbox.service.ts';
 import { classifyMessage } from '../bounces/classify/index.ts';
 import { contentHash, parseMessage } from '../mail/parse.ts';
 import { ReaderError, type FetchResult, type MailReader, type ReaderConfig } from '../mail/reader.ts';
+import type { HostPolicy } from '../net/address-policy.ts';
 import { incomingHealthFor, readerConfigFor } from '../server-configs.ts';
 import { composeOutgoing } from './compose-outgoing.ts';
 import type { PeriodicTask } from './runner.ts';
@@ -19,6 +20,8 @@ export interface MailboxSyncDeps {
   /** The adapters, by protocol; an account whose protocol has none here is not read. */
   readers: Partial<Record<'imap' | 'pop3' | 'jmap', (config: ReaderConfig) => Promise<MailReader>>>;
   logger: Logger;
+  /** The worker process this runs in: accounts whose memory-only passwords it has are its alone. */
+  workerId: string;
   /** Mailboxes read at once by this worker. */
   concurrency: number;
   pollIntervalMs: number;
@@ -29,6 +32,8 @@ export interface MailboxSyncDeps {
   now: () => Date;
   /** Jitter source, for tests. */
   random?: () => number;
+  /** Which addresses the accounts' servers may resolve to (container.hostPolicy). */
+  hostPolicy: HostPolicy;
 }
 
 const DAY_MS = 86_400_000;
@@ -36,6 +41,8 @@ const DAY_MS = 86_400_000;
 const DEFAULT_SYNC_DAYS = 30;
 /** How long an account that reads no mail (or waits for a password) waits before it is looked at again. */
 const IDLE_ACCOUNT_RECHECK_MS = 60 * 60_000;
+/** IDLE connections opened at once when a worker takes accounts over. */
+const WATCHES_OPENED_AT_ONCE = 10;
 /** Sent copies filed per sync at most: the rest wait for the next one. */
 const SENT_COPIES_PER_SYNC = 50;
 
@@ -55,6 +62,9 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
   const owner = `sync-${randomUUID()}`;
   const random = deps.random ?? Math.random;
   const watchers = new Map<string, Watcher>();
+  /** The accounts this worker holds (src/domains/workers); null without a fleet: all of them. */
+  let held: ReadonlySet<string> | null = null;
+  const holds = (accountId: string) => held === null || held.has(accountId);
   const wakeListeners = new Set<() => void>();
   const wake = () => wakeListeners.forEach((listener) => listener());
 
@@ -183,7 +193,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
       await mailboxes.release(claim.accountId, owner, IDLE_ACCOUNT_RECHECK_MS);
       return;
     }
-    const config = readerConfigFor(sender);
+    const config = readerConfigFor(sender, deps.hostPolicy);
     if ('missingPassword' in config) {
       await stopWatching(claim.accountId);
       await accounts.recordHealth(
@@ -213,7 +223,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
       }
       await mailboxes.finish(claim.accountId, owner, nextSyncInMs(sender));
       if (imported > 0) log.info({ imported }, 'mailbox synced');
-      if (deps.idle && canWatch && !signal.aborted) {
+      if (deps.idle && canWatch && !signal.aborted && holds(sender.id)) {
         await startWatching(open, config, sender.id).catch((error: unknown) => {
           log.debug({ err: error }, 'IDLE could not start; polling only');
         });
@@ -244,13 +254,47 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
   async function runOnce(signal: AbortSignal): Promise<number> {
     let synced = 0;
     for (;;) {
-      const claims = await mailboxes.claimDue(owner, deps.concurrency);
+      const claims = await mailboxes.claimDue(owner, deps.workerId, deps.concurrency);
       if (claims.length === 0 || signal.aborted) {
         await Promise.all(claims.map((claim) => mailboxes.release(claim.accountId, owner, 0)));
         return synced;
       }
       await Promise.all(claims.map((claim) => syncOne(claim, signal)));
       synced += claims.length;
+    }
+  }
+
+  /** Opens IDLE for a newly held account (after reading what came meanwhile); never throws. */
+  async function watchHeld(accountId: string): Promise<void> {
+    const sender = await accounts.sender(accountId);
+    const protocol = sender?.settings.incoming.protocol ?? 'none';
+    const open = protocol === 'none' ? undefined : deps.readers[protocol];
+    if (!sender || sender.status !== 'active' || !open) return;
+    const config = readerConfigFor(sender, deps.hostPolicy);
+    if ('missingPassword' in config) return;
+    await mailboxes.makeDue(accountId);
+    wake();
+    await startWatching(open, config, accountId);
+  }
+
+  /**
+   * The accounts this worker holds now: IDLE closes for those it let go (another worker opens
+   * it) and opens for those it took, a few at a time.
+   */
+  async function hold(accountIds: ReadonlySet<string>): Promise<void> {
+    const before = held;
+    held = accountIds;
+    await Promise.all([...watchers.keys()].filter((id) => !accountIds.has(id)).map(stopWatching));
+    if (!deps.idle) return;
+    const taken = [...accountIds].filter((id) => !before?.has(id) && !watchers.has(id));
+    for (let start = 0; start < taken.length; start += WATCHES_OPENED_AT_ONCE) {
+      await Promise.all(
+        taken.slice(start, start + WATCHES_OPENED_AT_ONCE).map((accountId) =>
+          watchHeld(accountId).catch((error: unknown) => {
+            logger.debug({ accountId, err: error }, 'IDLE could not start; polling only');
+          }),
+        ),
+      );
     }
   }
 
@@ -270,6 +314,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     runOnce,
     /** Cuts the wait short: a mailbox was made due in this process. */
     wake,
+    hold,
     /** Closes every IDLE connection. */
     async close(): Promise<void> {
       await Promise.all([...watchers.keys()].map(stopWatching));

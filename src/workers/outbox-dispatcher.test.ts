@@ -484,7 +484,11 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
       subject: 'Died late',
       text: 'x',
     });
-    const claimed = await testApp.current.container.services.outbox.claim('crashed-worker', 10);
+    const claimed = await testApp.current.container.services.outbox.claim(
+      'crashed-worker',
+      'crashed-worker',
+      10,
+    );
     expect(claimed.map((message) => message.id).sort()).toEqual([before.body.id, after.body.id].sort());
     await database.db
       .updateTable('message_recipients')

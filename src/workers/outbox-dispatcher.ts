@@ -8,6 +8,8 @@ import type { ContactForSending, ContactsService } from '../domains/contacts/con
 import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
 import type { SmtpSenderPool, SmtpServerConfig } from '../mail/smtp-types.ts';
+import { replyCodeLabel, type SendMetrics } from '../metrics.ts';
+import type { HostPolicy } from '../net/address-policy.ts';
 import { envelopeIdFor, unsubscribeToken, verpAddress } from '../mail/verp.ts';
 import { outgoingHealthFor, smtpConfigFor } from '../server-configs.ts';
 import { composeOutgoing } from './compose-outgoing.ts';
@@ -20,6 +22,8 @@ export interface DispatcherDeps {
   contacts: ContactsService;
   pool: SmtpSenderPool;
   logger: Logger;
+  /** The worker process this runs in: accounts whose memory-only passwords it has are its alone. */
+  workerId: string;
   /** Messages claimed and sent at once by this worker. */
   concurrency: number;
   pollIntervalMs: number;
@@ -31,6 +35,10 @@ export interface DispatcherDeps {
    */
   tokenKey: Buffer;
   now: Clock;
+  /** Counts sends, send errors and recovered leases (src/metrics.ts); none in tests that need none. */
+  metrics?: SendMetrics;
+  /** Which addresses the accounts' servers and proxies may resolve to (container.hostPolicy). */
+  hostPolicy: HostPolicy;
 }
 
 export interface MarketingSending {
@@ -60,8 +68,10 @@ const pausingErrors: readonly SmtpErrorCode[] = ['SMTP_AUTH_FAILED', 'SPA_UNAVAI
  * their own, with the From name drawn from their contact card.
  */
 export function createOutboxDispatcher(deps: DispatcherDeps) {
-  const { outbox, accounts, contacts, pool, logger } = deps;
+  const { outbox, accounts, contacts, pool, logger, metrics } = deps;
   const owner = `worker-${randomUUID()}`;
+  const countError = (code: string, reply: { code: number | null } | null | undefined) =>
+    metrics?.sendErrors.inc({ code, reply: replyCodeLabel(reply?.code) });
 
   type Loaded =
     Awaited<ReturnType<OutboxService['loadForSending']>> extends Map<string, infer Value> ? Value : never;
@@ -110,6 +120,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     const log = logger.child({ messageId: message.id, accountId: message.account_id });
     const marketing = sender?.type === 'marketing';
     if (!sender || sender.status !== 'active' || (!marketing && !sender.settings.smtp)) {
+      countError('ACCOUNT_NOT_ACTIVE', null);
       await outbox.fail(message, owner, {
         code: 'ACCOUNT_NOT_ACTIVE',
         transient: false,
@@ -128,7 +139,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       await outbox.putBack(message, owner);
       return false;
     }
-    const config = marketing ? deps.marketing.relay! : smtpConfigFor(sender);
+    const config = marketing ? deps.marketing.relay! : smtpConfigFor(sender, deps.hostPolicy);
     if ('missingPassword' in config) {
       await accounts.recordHealth(
         sender.id,
@@ -174,6 +185,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     const fileSentCopy = ['imap', 'jmap'].includes(sender.settings.incoming.protocol);
 
     let lastReply = null;
+    let accepted = false;
     for (const group of groups) {
       const contactId = group[0]!.contact_id;
       const card = contactId ? cardsById.get(contactId) : undefined;
@@ -216,6 +228,9 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
             reply: found?.reply ?? result.reply,
           };
         });
+        // Counted once per message, at the first transaction the server accepted.
+        if (!accepted) metrics?.messagesSent.inc();
+        accepted = true;
         if (sender.outgoingState !== 'ok') {
           await accounts.recordHealth(sender.id, 'outgoing', 'ok', null);
           sender.outgoingState = 'ok';
@@ -234,6 +249,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
         await outbox.renewLease(message.id, owner);
       } catch (error) {
         if (!(error instanceof SmtpError)) throw error;
+        countError(error.code, error.reply);
         if (error.recipients) {
           await outbox.recordRecipients(
             message,
@@ -284,6 +300,7 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
   async function runOnce(signal: AbortSignal): Promise<number> {
     const recovered = await outbox.recoverExpiredLeases();
     if (recovered.requeued + recovered.uncertain > 0) {
+      metrics?.leaseTakeovers.inc({ kind: 'outbox' }, recovered.requeued + recovered.uncertain);
       logger.warn(recovered, 'recovered messages from expired leases');
     }
     const senders = new Map<string, { at: number; sender: Promise<AccountSender | null> }>();
@@ -303,8 +320,9 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       } catch (error) {
         // Once a note before DATA has committed, the server may have the message: never retry it.
         const uncertain = dataBegan.has(message.id);
+        countError('INTERNAL_ERROR', null);
         logger.error(
-          { err: error, messageId: message.id, uncertain },
+          { err: error, messageId: message.id, accountId: message.account_id, uncertain },
           uncertain
             ? 'dispatch crashed after DATA; the message waits for a person'
             : 'dispatch crashed; the message is retried later',
@@ -324,7 +342,8 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
     while (!signal.aborted) {
       const room = deps.concurrency - inFlight.size;
       // Claims come in handfuls: one claim per finished message would cost a transaction each.
-      const claimed = room >= refill || inFlight.size === 0 ? await outbox.claim(owner, room) : [];
+      const claimed =
+        room >= refill || inFlight.size === 0 ? await outbox.claim(owner, deps.workerId, room) : [];
       const loaded =
         claimed.length > 0 ? await outbox.loadForSending(claimed.map((message) => message.id)) : new Map();
       for (const message of claimed) {

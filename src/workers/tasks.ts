@@ -1,6 +1,7 @@
 import type { Container } from '../container.ts';
 import { createSmtpSenderPool } from '../mail/smtp-sender.ts';
 import { verpKeys } from '../secrets/derived.ts';
+import { createFleetMembership } from './fleet.ts';
 import { housekeepingTask } from './housekeeping.ts';
 import { openImapReader } from '../mail/imap-reader.ts';
 import { openJmapReader } from '../mail/jmap-reader.ts';
@@ -12,8 +13,16 @@ import { createOutboxDispatcher } from './outbox-dispatcher.ts';
 import type { PeriodicTask } from './runner.ts';
 import { createWebhookWorker, webhookPoster } from './webhooks.ts';
 
-/** What a worker runs, wired from the container; `close` releases the SMTP connections. */
-export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]; close(): Promise<void> } {
+/**
+ * What a worker runs, wired from the container. `join` enters the fleet of workers (call it before
+ * the tasks start); `close` leaves it, handing over what this worker held, and releases the SMTP
+ * and IDLE connections.
+ */
+export function createWorkerTasks(container: Container): {
+  tasks: PeriodicTask[];
+  join(): Promise<void>;
+  close(): Promise<void>;
+} {
   const { services, logger, config } = container;
   const pool = createSmtpSenderPool({ maxConnectionsPerKey: config.outbox.connectionsPerAccount, logger });
   const dispatcher = createOutboxDispatcher({
@@ -22,11 +31,14 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     contacts: services.contacts,
     pool,
     logger: logger.child({ task: 'outbox' }),
+    workerId: container.workerId,
     concurrency: config.outbox.concurrency,
     pollIntervalMs: config.outbox.pollIntervalMs,
     marketing: marketingSendingFor(container),
     tokenKey: verpKeys(container.keyring)[0]!,
     now: container.now,
+    metrics: container.metrics,
+    hostPolicy: container.hostPolicy,
   });
   const mailboxSync = createMailboxSync({
     mailboxes: services.mailboxes,
@@ -39,11 +51,13 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
       pop3: (readerConfig) => openPop3Reader(readerConfig),
     },
     logger: logger.child({ task: 'mailboxes' }),
+    workerId: container.workerId,
     concurrency: config.sync.concurrency,
     pollIntervalMs: config.sync.pollIntervalMs,
     maxRawBytes: config.rawMessageMaxBytes,
     idle: config.sync.idle,
     now: container.now,
+    hostPolicy: container.hostPolicy,
   });
   container.onMailboxDue(mailboxSync.wake);
   const automation = createAutomationWorker({
@@ -59,10 +73,29 @@ export function createWorkerTasks(container: Container): { tasks: PeriodicTask[]
     logger: logger.child({ task: 'webhooks' }),
     pollIntervalMs: config.webhooks.pollIntervalMs,
     concurrency: 8,
+    metrics: container.metrics,
+  });
+  const membership = createFleetMembership({
+    fleet: services.fleet,
+    courier: services.passwordCourier,
+    mailboxes: mailboxSync,
+    databaseUrl: config.database.dialect === 'postgres' ? config.database.url : undefined,
+    logger: logger.child({ task: 'fleet' }),
+    now: container.now,
+    onTakeover: (holds) => container.metrics.leaseTakeovers.inc({ kind: 'account_hold' }, holds),
   });
   return {
-    tasks: [housekeepingTask(container), dispatcher.task, mailboxSync.task, automation.task, webhooks.task],
+    tasks: [
+      membership.task,
+      housekeepingTask(container),
+      dispatcher.task,
+      mailboxSync.task,
+      automation.task,
+      webhooks.task,
+    ],
+    join: () => membership.join(),
     close: async () => {
+      await membership.leave();
       await Promise.all([pool.close(), mailboxSync.close()]);
     },
   };

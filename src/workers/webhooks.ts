@@ -7,6 +7,7 @@ import type {
   WebhookOutcome,
   WebhookRequest,
 } from '../domains/automation/webhooks.delivery.ts';
+import type { Metrics } from '../metrics.ts';
 import { postJson } from '../net/http-post.ts';
 import type { PeriodicTask } from './runner.ts';
 
@@ -33,6 +34,8 @@ export function createWebhookWorker(deps: {
   pollIntervalMs: number;
   /** Deliveries in flight at once. */
   concurrency: number;
+  /** Counts failed attempts (src/metrics.ts). */
+  metrics?: Pick<Metrics, 'webhookFailures'>;
 }) {
   const { engine, logger } = deps;
   const owner = `webhooks-${randomUUID()}`;
@@ -53,7 +56,10 @@ export function createWebhookWorker(deps: {
       status,
     };
     if (status === 'delivered') logger.debug(line, 'webhook delivered');
-    else logger.warn({ ...line, error: outcome.error }, 'webhook delivery failed');
+    else {
+      deps.metrics?.webhookFailures.inc();
+      logger.warn({ ...line, error: outcome.error }, 'webhook delivery failed');
+    }
   }
 
   async function runOnce(signal: AbortSignal): Promise<number> {

@@ -83,6 +83,10 @@ describe('the add-account wizard and account settings in a browser', () => {
     await logIn(page);
     await page.getByRole('link', { name: 'Add account' }).click();
     await page.waitForURL('**/accounts/new');
+    // The first page finds the settings from the address (test/e2e/account-discovery.test.ts); this
+    // test takes the manual path.
+    await pageTitle(page).filter({ hasText: 'Your address' }).waitFor();
+    await page.getByRole('button', { name: 'Set up manually' }).click();
     await pageTitle(page).filter({ hasText: 'Type and scope' }).waitFor();
     await page.getByRole('radio', { name: /^Own account/ }).check();
     await page.getByRole('radio', { name: /^Everyone in the organisation/ }).check();
@@ -335,10 +339,11 @@ describe('the add-account wizard and account settings in a browser', () => {
     ).newPage();
     await logIn(phone);
     await phone.getByRole('link', { name: 'Add account' }).click();
+    await phone.getByRole('button', { name: 'Set up manually' }).click();
     await pageTitle(phone).filter({ hasText: 'Type and scope' }).waitFor();
     expect(await noSideways(phone)).toBe(true);
     await phone.getByRole('radio', { name: /^Marketing account/ }).check();
-    await phone.getByText('Step 1 of 3').waitFor();
+    await phone.getByText('Step 2 of 4').waitFor();
     await screenshot(phone, 'aw-20-type-390');
 
     await next(phone, 'General');
@@ -363,6 +368,7 @@ describe('the add-account wizard and account settings in a browser', () => {
 
     // An own account's wizard pages and settings tabs fit the phone too.
     await phone.goto(url('/accounts/new'));
+    await phone.getByRole('button', { name: 'Set up manually' }).click();
     await next(phone, 'General');
     await screenshot(phone, 'aw-22-general-390');
     await next(phone, 'Outgoing server');

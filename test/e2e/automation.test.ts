@@ -72,9 +72,15 @@ describe('the Automation views in a browser', () => {
   const apiAsPage = (p: Page, method: string, path: string, body?: unknown) =>
     p.evaluate(
       async ([method, path, body]) => {
+        // As the UI does: a change made with the session cookie repeats its CSRF token.
+        const { cookie } = (globalThis as unknown as { document: { cookie: string } }).document;
+        const csrf = /(?:^|;\s*)mailroom_csrf=([^;]*)/.exec(cookie)?.[1];
         const response = await fetch(path, {
           method,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
+          headers: {
+            ...(body !== undefined && { 'content-type': 'application/json' }),
+            ...(csrf !== undefined && { 'x-csrf-token': decodeURIComponent(csrf) }),
+          },
           body: body === undefined ? undefined : JSON.stringify(body),
         });
         return (await response.json()) as Record<string, unknown>;

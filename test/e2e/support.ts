@@ -40,7 +40,13 @@ export interface RunningApp {
 /** The real server on a real socket, on a fresh SQLite database, serving the built UI. */
 export async function startApp(webRoot: string, env: Record<string, string> = {}): Promise<RunningApp> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailroom-e2e-'));
-  const config = loadConfig({ DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...env });
+  // The test peers listen on loopback, which production refuses (src/net/address-policy.ts).
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    MAILROOM_ALLOW_PRIVATE_HOSTS: 'true',
+    ...env,
+  });
   const container = await createContainer(config, { logger: createLogger('warn') });
   const app = await buildServer(container, { webRoot });
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -265,6 +265,11 @@ service auth {
   }
 }
 EOF
+  # Every IMAP process in IDLE takes an inotify instance, all under one user: past the kernel's
+  # default of 128 (a few workers' tests at once), Dovecot falls back to checking every 30 s.
+  if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)" -lt 1024 ]; then
+    sysctl -qw fs.inotify.max_user_instances=1024 2>/dev/null || true
+  fi
   dovecot -c "$D/dovecot.conf" </dev/null >"$D/start.log" 2>&1 || { cat "$D/start.log" >&2; return 1; }
   wait_banner "$P_IMAP" '^\* OK' && wait_banner "$P_POP3" '^\+OK' && wait_banner "$P_LMTP" '^220'
   log "dovecot up (pid $(cat "$D/run/master.pid"))"

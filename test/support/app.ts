@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { createContainer, type Container } from '../../src/container.ts';
+import { createContainer, type Container, type ContainerOptions } from '../../src/container.ts';
 import type { Dialect } from '../../src/db/database.ts';
 import { buildServer, type App } from '../../src/http/server.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -24,17 +24,18 @@ export interface TestApp {
   baseUrl: string;
   clock: TestClock;
   database: TestDatabase;
-  /** Every log line the app wrote, as text. */
+  /** Every log line the app wrote, as text (at LOG_LEVEL, `info` unless the test's env says). */
   logs: string[];
 }
 
 /**
  * The real server on a real socket (port 0), on a fresh database of the given dialect, for the
- * enclosing `describe` block.
+ * enclosing `describe` block. `options.hostLookup` resolves the hosts users name (a test's own DNS).
  */
 export function useTestApp(
   dialect: Dialect,
   env: Record<string, string> = {},
+  options: Pick<ContainerOptions, 'hostLookup'> = {},
 ): { readonly current: TestApp } {
   const database = useTestDatabase(dialect);
   let testApp: TestApp | undefined;
@@ -48,7 +49,11 @@ export function useTestApp(
     });
     const config = loadConfig({ ...database.current.env, LOG_LEVEL: 'info', ...env });
     const clock = createTestClock();
-    const container = await createContainer(config, { logger: createLogger('info', sink), now: clock.now });
+    const container = await createContainer(config, {
+      logger: createLogger(config.logLevel, sink),
+      now: clock.now,
+      ...options,
+    });
     const app = await buildServer(container);
     const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
     testApp = { container, app, baseUrl, clock, database: database.current, logs };

@@ -20,13 +20,20 @@ export const testDialects: Dialect[] = (process.env.MAILROOM_TEST_DIALECTS ?? al
 /** Every PostgreSQL test process shares one key, as the machines of one deployment would. */
 export const testSecretKey = randomBytes(32).toString('base64');
 
+/** The test peers are on loopback: private hosts allowed (see TestDatabase.env). */
+const testPeersEnv = { MAILROOM_ALLOW_PRIVATE_HOSTS: 'true' };
+
 export const testPostgresUrl =
   process.env.MAILROOM_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export interface TestDatabase extends DatabaseHandle {
   /** How a separate process (the CLI, `serve`) reaches this same database. */
   config: DatabaseConfig;
-  /** The environment variables that point Mailroom at this database. */
+  /**
+   * The environment variables that point Mailroom at this database, plus
+   * MAILROOM_ALLOW_PRIVATE_HOSTS=true: the test peers (Dovecot, Postfix, sinks, webhook receivers)
+   * listen on loopback, which production refuses. A test of the refusal sets it to 'false'.
+   */
   env: Record<string, string>;
   drop(): Promise<void>;
 }
@@ -41,7 +48,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
     return {
       ...handle,
       config,
-      env: { DATA_DIR: dataDir },
+      env: { DATA_DIR: dataDir, ...testPeersEnv },
       async drop() {
         await handle.db.destroy();
         fs.rmSync(dataDir, { recursive: true, force: true });
@@ -58,7 +65,7 @@ export async function createTestDatabase(dialect: Dialect): Promise<TestDatabase
   return {
     ...handle,
     config,
-    env: { DATABASE_URL: config.url, MAILROOM_SECRET_KEY: testSecretKey },
+    env: { DATABASE_URL: config.url, MAILROOM_SECRET_KEY: testSecretKey, ...testPeersEnv },
     async drop() {
       await handle.db.destroy();
       await withPostgresClient((client) => client.query(`drop schema ${schema} cascade`));

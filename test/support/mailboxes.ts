@@ -43,11 +43,13 @@ export function createTestMailboxSync(container: Container, options: { idle?: bo
       pop3: (config) => openPop3Reader(config),
     },
     logger: createLogger('silent'),
+    workerId: container.workerId,
     concurrency: 4,
     pollIntervalMs: 60_000,
     maxRawBytes: container.config.rawMessageMaxBytes,
     idle: options.idle ?? false,
     now: container.now,
+    hostPolicy: container.hostPolicy,
   });
 }
 

@@ -14,11 +14,14 @@ export function runOutboxOnce(container: Container, pool: SmtpSenderPool): Promi
     contacts: container.services.contacts,
     pool,
     logger: createLogger('silent'),
+    workerId: container.workerId,
     concurrency: 4,
     pollIntervalMs: 1000,
     marketing: marketingSendingFor(container),
     tokenKey: verpKeys(container.keyring)[0]!,
     now: container.now,
+    metrics: container.metrics,
+    hostPolicy: container.hostPolicy,
   });
   return dispatcher.runOnce(new AbortController().signal);
 }

@@ -40,6 +40,164 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/healthz': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Liveness: the process is up (asks nothing of the database) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {string} */
+              status: 'ok';
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/readyz': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** Readiness: the database answers and every migration is applied (else 503, saying which) */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              status: 'ok' | 'unavailable';
+              /** @description whether the database answered a query */
+              database: 'ok' | 'unreachable';
+              /** @description unknown while the database does not answer */
+              migrations: 'current' | 'pending' | 'unknown';
+              /** @description migrations of this version not yet applied (run `mailroom migrate`) */
+              pendingMigrations: string[];
+            };
+          };
+        };
+        /** @description Default Response */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              status: 'ok' | 'unavailable';
+              /** @description whether the database answered a query */
+              database: 'ok' | 'unreachable';
+              /** @description unknown while the database does not answer */
+              migrations: 'current' | 'pending' | 'unknown';
+              /** @description migrations of this version not yet applied (run `mailroom migrate`) */
+              pendingMigrations: string[];
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Prometheus metrics of this process (text format)
+     * @description Without a login; when MAILROOM_METRICS_TOKEN is set, send it as Authorization: Bearer <token>.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description The Prometheus text exposition format, version 0.0.4 */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'text/plain': string;
+          };
+        };
+        /** @description Default Response */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /** @description SCREAMING_SNAKE error code */
+                code: string;
+                message: string;
+                /** @description field path, such as smtp.port → message */
+                fields?: {
+                  [key: string]: string;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/auth/login': {
     parameters: {
       query?: never;
@@ -51,7 +209,7 @@ export type paths = {
     put?: never;
     /**
      * Log in with email and password; sets an HttpOnly session cookie
-     * @description Failed logins are throttled per address and per IP with growing delays (429, Retry-After).
+     * @description Starts a new session (the one the browser had ends) and sets two cookies: mailroom_session (HttpOnly) and mailroom_csrf, whose value every state-changing request of the session repeats in the X-CSRF-Token header. Failed logins are throttled per address and per IP with growing delays (429 TOO_MANY_ATTEMPTS), and attempts per IP are rate-limited (429 RATE_LIMITED); both with Retry-After.
      */
     post: {
       parameters: {
@@ -140,7 +298,10 @@ export type paths = {
     };
     get?: never;
     put?: never;
-    /** End the session */
+    /**
+     * End the session
+     * @description Needs the X-CSRF-Token header while the session is live, as every state-changing request does. Clears both cookies.
+     */
     post: {
       parameters: {
         query?: never;
@@ -214,6 +375,8 @@ export type paths = {
                 name: string;
                 /** @description the first characters of the token, to tell tokens apart */
                 prefix: string;
+                /** @description read: GET requests only; send: read, and queue messages (POST /api/messages, /api/messages/batch); admin: everything the user’s role allows */
+                scope: 'read' | 'send' | 'admin';
                 /**
                  * Format: date-time
                  * @description UTC, ISO-8601
@@ -247,7 +410,10 @@ export type paths = {
       };
     };
     put?: never;
-    /** Create an API token; its secret is shown this once */
+    /**
+     * Create an API token; its secret is shown this once
+     * @description scope: read (GET only), send (read, and queue messages), or admin (everything your role allows; the default). expiresAt: when it stops working (none: never). Only its hash is stored.
+     */
     post: {
       parameters: {
         query?: never;
@@ -259,6 +425,8 @@ export type paths = {
         content: {
           'application/json': {
             name: string;
+            /** @description read: GET requests only; send: read, and queue messages (POST /api/messages, /api/messages/batch); admin: everything the user’s role allows */
+            scope?: 'read' | 'send' | 'admin';
             expiresAt?: string | null;
           };
         };
@@ -277,6 +445,8 @@ export type paths = {
                 name: string;
                 /** @description the first characters of the token, to tell tokens apart */
                 prefix: string;
+                /** @description read: GET requests only; send: read, and queue messages (POST /api/messages, /api/messages/batch); admin: everything the user’s role allows */
+                scope: 'read' | 'send' | 'admin';
                 /**
                  * Format: date-time
                  * @description UTC, ISO-8601
@@ -4071,10 +4241,16 @@ export type paths = {
                     text: string;
                   } | null;
                 }[];
+                /** @description each at GET /api/messages/{id}/attachments/{index}, as a download */
                 attachments: {
                   filename: string;
+                  /** @description as the message says; the download is sent as a safe type */
                   contentType: string;
                   size: number;
+                  /** @description incoming: the Content-ID (without brackets) an HTML body names as cid:… */
+                  contentId: string | null;
+                  /** @description incoming: shown inside the HTML body rather than attached */
+                  inline: boolean;
                 }[];
                 /** @description incoming: the first From mailbox */
                 from: {
@@ -4465,10 +4641,16 @@ export type paths = {
                   text: string;
                 } | null;
               }[];
+              /** @description each at GET /api/messages/{id}/attachments/{index}, as a download */
               attachments: {
                 filename: string;
+                /** @description as the message says; the download is sent as a safe type */
                 contentType: string;
                 size: number;
+                /** @description incoming: the Content-ID (without brackets) an HTML body names as cid:… */
+                contentId: string | null;
+                /** @description incoming: shown inside the HTML body rather than attached */
+                inline: boolean;
               }[];
               /** @description incoming: the first From mailbox */
               from: {
@@ -4641,6 +4823,68 @@ export type paths = {
     patch?: never;
     trace?: never;
   };
+  '/api/messages/{id}/attachments/{index}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One attachment of a message, always as a download
+     * @description Served with Content-Disposition: attachment, X-Content-Type-Options: nosniff and a sandboxing Content-Security-Policy; the type is the one the message claims only for raster images, PDF and plain text, and application/octet-stream for anything else (HTML and SVG included).
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+          /** @description the place in the message’s attachments, from 0 */
+          index: number;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description the file */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/octet-stream': string;
+          };
+        };
+        /** @description Default Response */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/octet-stream': {
+              error: {
+                /** @description SCREAMING_SNAKE error code */
+                code: string;
+                message: string;
+                /** @description field path, such as smtp.port → message */
+                fields?: {
+                  [key: string]: string;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/messages/{id}/cancel': {
     parameters: {
       query?: never;
@@ -4710,10 +4954,16 @@ export type paths = {
                   text: string;
                 } | null;
               }[];
+              /** @description each at GET /api/messages/{id}/attachments/{index}, as a download */
               attachments: {
                 filename: string;
+                /** @description as the message says; the download is sent as a safe type */
                 contentType: string;
                 size: number;
+                /** @description incoming: the Content-ID (without brackets) an HTML body names as cid:… */
+                contentId: string | null;
+                /** @description incoming: shown inside the HTML body rather than attached */
+                inline: boolean;
               }[];
               /** @description incoming: the first From mailbox */
               from: {
@@ -4855,10 +5105,16 @@ export type paths = {
                   text: string;
                 } | null;
               }[];
+              /** @description each at GET /api/messages/{id}/attachments/{index}, as a download */
               attachments: {
                 filename: string;
+                /** @description as the message says; the download is sent as a safe type */
                 contentType: string;
                 size: number;
+                /** @description incoming: the Content-ID (without brackets) an HTML body names as cid:… */
+                contentId: string | null;
+                /** @description incoming: shown inside the HTML body rather than attached */
+                inline: boolean;
               }[];
               /** @description incoming: the first From mailbox */
               from: {
@@ -5000,10 +5256,16 @@ export type paths = {
                   text: string;
                 } | null;
               }[];
+              /** @description each at GET /api/messages/{id}/attachments/{index}, as a download */
               attachments: {
                 filename: string;
+                /** @description as the message says; the download is sent as a safe type */
                 contentType: string;
                 size: number;
+                /** @description incoming: the Content-ID (without brackets) an HTML body names as cid:… */
+                contentId: string | null;
+                /** @description incoming: shown inside the HTML body rather than attached */
+                inline: boolean;
               }[];
               /** @description incoming: the first From mailbox */
               from: {
@@ -5538,6 +5800,210 @@ export type paths = {
                 name: string | null;
                 address: string;
               };
+            };
+          };
+        };
+        /** @description Default Response */
+        '4XX': {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              error: {
+                /** @description SCREAMING_SNAKE error code */
+                code: string;
+                message: string;
+                /** @description field path, such as smtp.port → message */
+                fields?: {
+                  [key: string]: string;
+                };
+              };
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/api/accounts/discover': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Find the servers of an address: settings ready to save, with the evidence
+     * @description Asks the domain's autoconfig, its DNS SRV records, the ISP database (MAILROOM_ISPDB_URL) and its MX host's domain, all at once, probes every server named (TLS verified; the login tried with the password when given) and ranks them: a working login first, then TLS over STARTTLS over plain. Answers within MAILROOM_DISCOVERY_TIMEOUT_MS (15 s) with what was known by then. Servers at private addresses are refused unless MAILROOM_ALLOW_PRIVATE_HOSTS is set. Nothing is stored.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      /** @description the address to find the servers of, and its password to try them with */
+      requestBody: {
+        content: {
+          'application/json': {
+            /** Format: mailbox */
+            email: string;
+            /** @description write-only: used to try the login on each server found, never stored or returned */
+            password?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              email: string;
+              domain: string;
+              /** @description an own account as POST /api/accounts takes it, every server setting filled; add the passwords before saving. Null when no outgoing server was found. */
+              settings: {
+                /** @enum {string} */
+                type: 'own' | 'marketing';
+                /** @enum {string} */
+                scope?: 'personal' | 'team';
+                name: string;
+                email: string;
+                displayName?: string | null;
+                organization?: string | null;
+                replyTo?: string | null;
+                replyToName?: string | null;
+                fromNameTemplate?: string | null;
+                replyToNameTemplate?: string | null;
+                smtp?: {
+                  host: string;
+                  port?: number | null;
+                  security?: ('none' | 'starttls' | 'tls') | null;
+                  requiresAuth?: boolean | null;
+                  useIncomingCredentials?: boolean | null;
+                  authMethod?: 'password' | null;
+                  username?: string | null;
+                  password?: string | null;
+                  spa?: boolean | null;
+                  proxy?: {
+                    /** @enum {string} */
+                    type: 'socks5' | 'http';
+                    host: string;
+                    port: number;
+                    username?: string | null;
+                    password?: string | null;
+                  } | null;
+                  timeoutMs?: number | null;
+                } | null;
+                incoming?: {
+                  protocol?: ('none' | 'pop3' | 'imap' | 'jmap') | null;
+                  host?: (string | '') | null;
+                  port?: number | null;
+                  url?: string | null;
+                  security?: ('none' | 'starttls' | 'tls') | null;
+                  authMethod?: ('password' | 'token') | null;
+                  username?: string | null;
+                  password?: string | null;
+                  spa?: boolean | null;
+                  rememberPassword?: boolean | null;
+                  folders?: string[] | null;
+                  syncSince?: string | null;
+                  maxMessagesPerFetch?: number | null;
+                  pollIntervalSeconds?: number | null;
+                  timeoutMs?: number | null;
+                  leaveOnServer?: boolean | null;
+                  removeAfterDays?: number | null;
+                  removeWhenDeleted?: boolean | null;
+                  deleteBounces?: boolean | null;
+                } | null;
+                options?: {
+                  markIncomingPrivate?: boolean | null;
+                  markOutgoingPrivate?: boolean | null;
+                } | null;
+              } | null;
+              /**
+               * @description high: the servers took the login (or, without a password, answered over verified TLS as the domain says); medium: found but not proven; low: nothing verified; none: nothing found
+               * @enum {string}
+               */
+              confidence: 'high' | 'medium' | 'low' | 'none';
+              /** @description why that confidence, in words */
+              reasons: string[];
+              /** @description every server found, best first, outgoing first */
+              candidates: {
+                /** @enum {string} */
+                direction: 'outgoing' | 'incoming';
+                /** @enum {string} */
+                protocol: 'smtp' | 'imap' | 'pop3' | 'jmap';
+                host: string;
+                port: number;
+                /** @enum {string} */
+                security: 'none' | 'starttls' | 'tls';
+                url: string | null;
+                username: string | null;
+                spa: boolean;
+                requiresAuth: boolean;
+                /** @description every source that named this server (they may disagree with each other) */
+                sources: {
+                  /**
+                   * @description autoconfig (autoconfig.<domain>), well-known (<domain>/.well-known/autoconfig), srv, ispdb, mx (the MX host's domain), guess (a common host name)
+                   * @enum {string}
+                   */
+                  source: 'autoconfig' | 'well-known' | 'srv' | 'ispdb' | 'mx' | 'guess';
+                  via: string;
+                  note?: string;
+                }[];
+                /**
+                 * @description login_ok, reachable (no login tried), login_failed, tls_failed, unreachable, timeout, refused (the address policy: never contacted), not_probed
+                 * @enum {string}
+                 */
+                result:
+                  | 'login_ok'
+                  | 'reachable'
+                  | 'login_failed'
+                  | 'tls_failed'
+                  | 'unreachable'
+                  | 'timeout'
+                  | 'refused'
+                  | 'not_probed';
+                reply: string | null;
+                steps: {
+                  step: string;
+                  ok: boolean;
+                  ms: number;
+                  reply: string | null;
+                }[];
+                ms: number;
+                /** @description 1 is the best of its direction */
+                rank: number;
+                chosen: boolean;
+              }[];
+              sources: {
+                /**
+                 * @description autoconfig (autoconfig.<domain>), well-known (<domain>/.well-known/autoconfig), srv, ispdb, mx (the MX host's domain), guess (a common host name)
+                 * @enum {string}
+                 */
+                source: 'autoconfig' | 'well-known' | 'srv' | 'ispdb' | 'mx' | 'guess';
+                /** @description the URL fetched or the DNS names asked */
+                via: string;
+                /** @enum {string} */
+                outcome: 'found' | 'nothing' | 'failed' | 'timeout' | 'refused' | 'skipped';
+                detail: string;
+                found: number;
+                ms: number;
+              }[];
+              /** @description the deadline passed before every source and server answered */
+              timedOut: boolean;
+              ms: number;
             };
           };
         };

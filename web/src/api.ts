@@ -53,12 +53,22 @@ function toUrl(template: string, path: object | undefined, query: object | undef
   return url;
 }
 
+/**
+ * The session's CSRF token: the server sets it in the `mailroom_csrf` cookie (readable by this
+ * script, unlike the session cookie) and wants it back in `X-CSRF-Token` on every change.
+ */
+function csrfToken(): string | undefined {
+  const match = /(?:^|;\s*)mailroom_csrf=([^;]*)/.exec(document.cookie);
+  return match ? decodeURIComponent(match[1]!) : undefined;
+}
+
 async function call<P extends keyof paths, M extends Method>(
   method: M,
   path: P,
   options: CallOptions<Operation<P, M>> = {},
 ): Promise<Success<Operation<P, M>>> {
   let response: Response;
+  const csrf = method === 'get' ? undefined : csrfToken();
   try {
     response = await fetch(toUrl(path as string, options.path as object, options.query as object), {
       method: method.toUpperCase(),
@@ -66,6 +76,7 @@ async function call<P extends keyof paths, M extends Method>(
       headers: {
         accept: 'application/json',
         ...(options.body !== undefined && { 'content-type': 'application/json' }),
+        ...(csrf !== undefined && { 'x-csrf-token': csrf }),
       },
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
     });
@@ -121,6 +132,21 @@ async function callText<P extends keyof paths>(
   throw new ApiError(response.status, 'UNEXPECTED', `The server answered ${response.status}.`);
 }
 
+/** A GET whose answer is a file: an attachment's bytes (the inline images of an HTML message). */
+async function callBlob<P extends keyof paths>(path: P, params: PathOf<Operation<P, 'get'>>): Promise<Blob> {
+  let response: Response;
+  try {
+    response = await fetch(toUrl(path as string, params as object, undefined), {
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(0, 'NETWORK', UNREACHABLE);
+  }
+  if (!response.ok)
+    throw new ApiError(response.status, 'UNEXPECTED', `The server answered ${response.status}.`);
+  return response.blob();
+}
+
 export type Me = Success<Operation<'/api/me', 'get'>>;
 export type SetupInput = BodyOf<Operation<'/api/setup', 'post'>>;
 export type AccountQuery = NonNullable<QueryOf<Operation<'/api/accounts', 'get'>>>;
@@ -134,6 +160,8 @@ export type Health = AccountRow['health']['outgoing'];
 export type AccountStatus = AccountRow['status'];
 export type AccountPatch = BodyOf<Operation<'/api/accounts/{id}', 'patch'>>;
 export type ConnectionTest = Success<Operation<'/api/accounts/test', 'post'>>;
+export type DiscoverInput = BodyOf<Operation<'/api/accounts/discover', 'post'>>;
+export type AccountDiscovery = Success<Operation<'/api/accounts/discover', 'post'>>;
 export type SenderPreviewInput = BodyOf<Operation<'/api/accounts/sender-preview', 'post'>>;
 export type SenderPreview = Success<Operation<'/api/accounts/sender-preview', 'post'>>;
 export type OutboxCounts = Success<Operation<'/api/accounts/{id}/outbox', 'get'>>;
@@ -183,6 +211,7 @@ export const api = {
   updateAccount: (id: string, body: AccountPatch) =>
     call('patch', '/api/accounts/{id}', { path: { id }, body }),
   testAccountSettings: (body: CreateAccountInput) => call('post', '/api/accounts/test', { body }),
+  discoverAccount: (body: DiscoverInput) => call('post', '/api/accounts/discover', { body }),
   testAccount: (id: string) => call('post', '/api/accounts/{id}/test', { path: { id } }),
   senderPreview: (body: SenderPreviewInput) => call('post', '/api/accounts/sender-preview', { body }),
   accountOutbox: (id: string) => call('get', '/api/accounts/{id}/outbox', { path: { id } }),
@@ -215,6 +244,11 @@ export const api = {
   cancelMessage: (id: string) => call('post', '/api/messages/{id}/cancel', { path: { id } }),
   resetMessageSending: (id: string) => call('post', '/api/messages/{id}/reset-sending', { path: { id } }),
   clearMessageError: (id: string) => call('post', '/api/messages/{id}/clear-error', { path: { id } }),
+  /** Where an attachment downloads from: a link, which the browser follows with the session cookie. */
+  attachmentUrl: (id: string, index: number) =>
+    toUrl('/api/messages/{id}/attachments/{index}', { id, index }, undefined),
+  attachment: (id: string, index: number) =>
+    callBlob('/api/messages/{id}/attachments/{index}', { id, index }),
   contacts: (query: ContactQuery) => call('get', '/api/contacts', { query }),
   contact: (id: string) => call('get', '/api/contacts/{id}', { path: { id } }),
   updateContact: (id: string, body: ContactChanges) =>

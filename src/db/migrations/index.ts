@@ -11,6 +11,8 @@ import * as bounces from './008-bounces.ts';
 import * as automation from './010-automation.ts';
 import * as webhooks from './011-webhooks.ts';
 import * as firstRun from './012-first-run.ts';
+import * as workerFleet from './013-worker-fleet.ts';
+import * as sessionsAndTokens from './014-sessions-and-tokens.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -35,6 +37,8 @@ const migrations: Record<string, DialectMigration> = {
   '010-automation': automation,
   '011-webhooks': webhooks,
   '012-first-run': firstRun,
+  '013-worker-fleet': workerFleet,
+  '014-sessions-and-tokens': sessionsAndTokens,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -18,6 +18,8 @@ const accountColumns = [
   'accounts.reply_to_name_template',
   'accounts.settings',
   'accounts.secret_kinds',
+  'accounts.password_holder',
+  'accounts.memory_kinds',
   'accounts.status',
   'accounts.rejection_reason',
   'accounts.approved_at',

@@ -407,10 +407,13 @@ describe.each(testDialects)('email accounts on %s', (dialect) => {
       expect(row.secrets).toBeNull();
 
       // A second process on the same database, as after a restart: it never saw the passwords.
+      // (It keeps those given to it below; this process sees that another worker has them.)
       const restarted = await createContainer(loadConfig({ ...database.env, LOG_LEVEL: 'silent' }), {
         logger: createLogger('silent'),
       });
       try {
+        // As it joins the workers, it finds the process that had the passwords gone.
+        await restarted.services.fleet.turn();
         const actor = { userId: alice.userId, orgId: alice.orgId, role: 'member' as const };
         const seen = await restarted.services.accounts.get(actor, account.id);
         expect(seen.health).toMatchObject({

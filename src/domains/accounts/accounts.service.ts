@@ -4,6 +4,7 @@ import { newId } from '../../db/ids.ts';
 import { eventRow, insertEvents } from '../automation/events.repository.ts';
 import type { AccountEventPayload, AccountHealthPayload } from '../automation/events.ts';
 import { AppError, type FieldErrors } from '../../errors.ts';
+import { hostRefusal, type HostPolicy } from '../../net/address-policy.ts';
 import { toPageWindow, type PageResult } from '../../pagination.ts';
 import { decryptSecret, encryptSecret } from '../../secrets/cipher.ts';
 import type { Keyring } from '../../secrets/keyring.ts';
@@ -29,6 +30,7 @@ import {
 } from './accounts.ts';
 import * as repo from './accounts.repository.ts';
 import type { PasswordKind, PasswordVault } from './password-vault.ts';
+import type { MemoryPasswords, PasswordCourier } from '../workers/password-courier.ts';
 import { settingsProblems } from './settings-rules.ts';
 
 type SecretKind = keyof AccountSecrets;
@@ -255,12 +257,31 @@ export interface AccountsServiceDeps {
   now: Clock;
   keyring: Keyring;
   vault: PasswordVault;
+  /** Takes memory-only passwords to the worker that holds the account. */
+  courier: PasswordCourier;
+  /** This process, among the workers: a memory-only password it holds must be in its vault. */
+  workerId: string;
   audit: AuditService;
+  /**
+   * Which addresses the servers an account names may resolve to: checked when they are saved, for
+   * an early and clear error (the adapters check again at every connection, which is what counts).
+   */
+  hostPolicy: HostPolicy;
 }
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
 
-export function createAccountsService({ db, dialect, now, keyring, vault, audit }: AccountsServiceDeps) {
+export function createAccountsService({
+  db,
+  dialect,
+  now,
+  keyring,
+  vault,
+  courier,
+  workerId,
+  audit,
+  hostPolicy,
+}: AccountsServiceDeps) {
   function readSecrets(id: string, ciphertext: string | null): AccountSecrets {
     return ciphertext ? (JSON.parse(decryptSecret(keyring, ciphertext, id)) as AccountSecrets) : {};
   }
@@ -309,11 +330,18 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     return { ...vault.take(id), ...stored };
   }
 
-  function hasPassword(row: Pick<Row, 'id' | 'secret_kinds'>, kind: SecretKind): boolean {
-    return (
-      row.secret_kinds.split(',').includes(kind) ||
-      (kind !== 'proxy' && vault.get(row.id, kind) !== undefined)
-    );
+  /**
+   * A remembered password is in the row; a memory-only one is with the worker the row names, and
+   * when that is this process, in its vault. (A dead worker's are given up by the fleet.)
+   */
+  function hasPassword(
+    row: Pick<Row, 'id' | 'secret_kinds' | 'password_holder' | 'memory_kinds'>,
+    kind: SecretKind,
+  ): boolean {
+    if (row.secret_kinds.split(',').includes(kind)) return true;
+    if (kind === 'proxy' || row.password_holder === null) return false;
+    if (row.password_holder === workerId) return vault.get(row.id, kind) !== undefined;
+    return row.memory_kinds.split(',').includes(kind);
   }
 
   /**
@@ -419,20 +447,35 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     }
   }
 
-  /** Puts each password where "Remember password" says: encrypted in the row, or in memory only. */
-  function placeSecrets(id: string, remember: boolean, secrets: AccountSecrets) {
+  /**
+   * Puts each password where "Remember password" says: encrypted in the row, or in the memory of
+   * the worker that holds the account (see PasswordCourier). Returns the row's columns for both.
+   */
+  async function placeSecrets(
+    tx: DbOrTx,
+    id: string,
+    remember: boolean,
+    secrets: AccountSecrets,
+    current: { holder: string | null; kinds: string } = { holder: null, kinds: '' },
+  ) {
     const persisted: AccountSecrets = { ...secrets };
-    for (const kind of ['smtp', 'incoming'] as const) {
-      const password = secrets[kind];
-      if (remember) vault.forget(id, kind);
-      else {
+    const memory: MemoryPasswords = {};
+    if (!remember) {
+      for (const kind of ['smtp', 'incoming'] as const) {
+        if (secrets[kind]) memory[kind] = secrets[kind];
         delete persisted[kind];
-        if (password) vault.set(id, kind, password);
-        else vault.forget(id, kind);
       }
     }
-    return writeSecrets(id, persisted);
+    const place = remember
+      ? await courier.withdraw(tx, id, current)
+      : await courier.place(tx, id, memory, current);
+    return { ...writeSecrets(id, persisted), ...place };
   }
+
+  const memoryOf = (row: Pick<Row, 'password_holder' | 'memory_kinds'>) => ({
+    holder: row.password_holder,
+    kinds: row.memory_kinds,
+  });
 
   async function transition(
     actor: Actor,
@@ -495,10 +538,59 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     }
   }
 
+  function hostOfUrl(url: unknown): string | null {
+    if (typeof url !== 'string') return null;
+    try {
+      return new URL(url).hostname;
+    } catch {
+      return null; // the schema refuses what is not a URL
+    }
+  }
+
+  /**
+   * Refuses servers (and the proxy) that resolve to addresses the host policy refuses, by field:
+   * `smtp.host: "the server's address is loopback"`. Only the hosts the input names are looked at
+   * (a patch's, not the whole account's). A name that does not resolve (yet) passes: connections
+   * check again anyway, and resolving is given a few seconds at most.
+   */
+  async function checkHosts(input: CreateAccountInput | AccountPatch): Promise<void> {
+    if (hostPolicy.allowPrivate) return;
+    type Named = { host?: unknown; url?: unknown; proxy?: { host?: unknown } | null } | null | undefined;
+    const smtp = input.smtp as Named;
+    const incoming = input.incoming as Named;
+    const named: [path: string, host: unknown, what: 'server' | 'proxy'][] = [
+      ['smtp.host', smtp?.host, 'server'],
+      ['smtp.proxy.host', smtp?.proxy?.host, 'proxy'],
+      ['incoming.host', incoming?.host, 'server'],
+      ['incoming.url', hostOfUrl(incoming?.url), 'server'],
+    ];
+    const fields: FieldErrors = {};
+    await Promise.all(
+      named.map(async ([path, host, what]) => {
+        if (typeof host !== 'string' || host === '') return;
+        const refusal = await hostRefusal(host, hostPolicy, {
+          unresolvable: 'accept',
+          what,
+          timeoutMs: 5_000,
+        });
+        if (refusal) fields[path] = refusal;
+      }),
+    );
+    const [first] = Object.values(fields);
+    if (first) {
+      throw new AppError(
+        'VALIDATION_FAILED',
+        `A server in the settings is not allowed: ${first}. Mailroom connects only to public addresses.`,
+        { fields },
+      );
+    }
+  }
+
   return {
     async create(actor: Actor, input: CreateAccountInput): Promise<Account> {
       const { account, secrets } = splitSecrets(blankToNull(input) as WrittenAccount);
       const { stored, effective } = checkAccount(account);
+      await checkHosts(input);
       const id = newId();
       const timestamp = now().toISOString();
       const status = account.type === 'marketing' ? 'pending_approval' : 'active';
@@ -510,7 +602,6 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         type: account.type,
         ...identityColumns(account),
         settings: JSON.stringify(stored),
-        ...placeSecrets(id, effective.incoming.rememberPassword, cleanSecrets),
         status,
         rejection_reason: null,
         approved_at: null,
@@ -526,7 +617,10 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         updated_at: timestamp,
       } as const;
       return db.transaction().execute(async (tx) => {
-        await repo.insertAccountRow(tx, row);
+        await repo.insertAccountRow(tx, {
+          ...row,
+          ...(await placeSecrets(tx, id, effective.incoming.rememberPassword, cleanSecrets)),
+        });
         if (status === 'active') await offerAsDefault(tx, row);
         const fields = [...changedPaths({}, account), ...secretPaths(cleanSecrets)].sort();
         await recordChange(tx, actor, 'account.created', id, fields);
@@ -539,6 +633,8 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
     },
 
     async update(actor: Actor, id: string, patch: AccountPatch): Promise<Account> {
+      // before the transaction: resolving a name may take a moment, and holds no lock meanwhile
+      await checkHosts(patch);
       return db.transaction().execute(async (tx) => {
         const row = await loadVisible(tx, actor, id);
         requireEditable(actor, row, 'change it');
@@ -564,7 +660,7 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         await repo.updateAccountRow(tx, id, {
           ...identityColumns(merged),
           settings: JSON.stringify(stored),
-          ...placeSecrets(id, effective.incoming.rememberPassword, secrets),
+          ...(await placeSecrets(tx, id, effective.incoming.rememberPassword, secrets, memoryOf(row))),
           ...resumeTraffic(row),
           updated_at: now().toISOString(),
         });
@@ -579,10 +675,10 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         const row = await loadVisible(tx, actor, id);
         requireEditable(actor, row, 'delete it');
         await withdrawAsDefault(tx, row);
+        await courier.withdraw(tx, id, memoryOf(row));
         await repo.deleteAccountRow(tx, id);
         await recordChange(tx, actor, 'account.deleted', id);
       });
-      vault.forget(id);
     },
 
     async list(actor: Actor, query: AccountListQuery): Promise<PageResult<AccountListRow>> {
@@ -698,7 +794,7 @@ export function createAccountsService({ db, dialect, now, keyring, vault, audit 
         }
         const secrets = compact({ ...(await takeSecrets(tx, id)), ...input }) as AccountSecrets;
         await repo.updateAccountRow(tx, id, {
-          ...placeSecrets(id, settings.incoming.rememberPassword, secrets),
+          ...(await placeSecrets(tx, id, settings.incoming.rememberPassword, secrets, memoryOf(row))),
           ...resumeTraffic(row),
           updated_at: now().toISOString(),
         });

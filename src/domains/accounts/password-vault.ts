@@ -19,6 +19,10 @@ export function createPasswordVault() {
       passwords.delete(accountId);
       return held;
     },
+    /** Everything this process held: it was declared dead, and its passwords given up. */
+    clear(): void {
+      passwords.clear();
+    },
     forget(accountId: string, kind?: PasswordKind): void {
       if (!kind) {
         passwords.delete(accountId);

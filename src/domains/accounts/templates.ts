@@ -1,4 +1,4 @@
-import { controlCharacters } from './addresses.ts';
+import { headerText } from '../../mail/header-value.ts';
 
 /**
  * Sender personalisation: a display name such as "{{contact.owner.name}} at Acme", filled in per
@@ -30,19 +30,36 @@ export function templateProblem(template: string): string | null {
   return null;
 }
 
-function valueAt(path: string, contact: SenderContact): string | null {
-  if (path === 'contact.name') return contact.name ?? null;
-  if (path === 'contact.email') return contact.email;
-  if (path === 'contact.owner.name') return contact.owner?.name ?? null;
-  const key = fieldKey.exec(path)?.[1];
-  const value = key === undefined ? undefined : contact.fields?.[key];
-  return value === undefined || value === null ? null : String(value);
+/** A value that may stand in a name: text, a number or a yes/no; anything else fills nothing. */
+function scalar(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return null;
 }
+
+/**
+ * The contact's own value at a known path, and nothing else: a key such as `constructor`,
+ * `__proto__` or `toString` is looked up among the card's own fields only, never on the prototype
+ * chain, and only text, numbers and booleans fill a placeholder.
+ */
+function valueAt(path: string, contact: SenderContact): string | null {
+  if (path === 'contact.name') return scalar(contact.name);
+  if (path === 'contact.email') return scalar(contact.email);
+  if (path === 'contact.owner.name') return scalar(contact.owner?.name);
+  const key = fieldKey.exec(path)?.[1];
+  const fields = contact.fields;
+  if (key === undefined || !fields || !Object.hasOwn(fields, key)) return null;
+  return scalar(fields[key]);
+}
+
+/** The longest name a template fills in, as the account's own display name (200 characters). */
+export const MAX_RENDERED_NAME = 200;
 
 /**
  * Fills a template from the contact. Any placeholder the card cannot fill makes the whole name fall
  * back, because half a name ("  at Acme") is worse than the account's own display name. The result
- * is one header-safe line.
+ * is one header-safe line (src/mail/header-value.ts: line breaks, controls and Unicode separators
+ * from the card become spaces) of at most MAX_RENDERED_NAME characters.
  */
 export function renderSenderName(template: string | null, contact: SenderContact, fallback: string): string {
   if (!template) return fallback;
@@ -52,8 +69,9 @@ export function renderSenderName(template: string | null, contact: SenderContact
     if (!value) missing = true;
     return value ?? '';
   });
-  const oneLine = rendered.replace(controlCharacters, ' ').replace(/\s+/g, ' ').trim();
-  return missing || !oneLine ? fallback : oneLine;
+  const oneLine = headerText(rendered).replace(/\s+/g, ' ').trim();
+  const name = [...oneLine].slice(0, MAX_RENDERED_NAME).join('').trim();
+  return missing || !name ? fallback : name;
 }
 
 /** What of an account names its sender: the address, the fixed names and the templates. */

@@ -111,6 +111,8 @@ export function createAutomationEngine(deps: {
   contacts: ContactsService;
   notifier: Notifier;
   leaseMs: number;
+  /** Counts items whose lease ran out and which this worker took over. */
+  onTakeover?: (count: number) => void;
   random?: () => number;
 }) {
   const { db, dialect, now, contacts, notifier } = deps;
@@ -247,6 +249,7 @@ export function createAutomationEngine(deps: {
         now: now(),
         leaseMs: deps.leaseMs,
         limit,
+        onTakeover: deps.onTakeover,
       });
       return repo.findRuns(db, ids);
     },

@@ -72,6 +72,8 @@ export function createWebhookDeliveryEngine(deps: {
   audit: AuditService;
   notifier: Notifier;
   leaseMs: number;
+  /** Counts items whose lease ran out and which this worker took over. */
+  onTakeover?: (count: number) => void;
   random?: () => number;
 }) {
   const { db, dialect, now, keyring } = deps;
@@ -111,6 +113,7 @@ export function createWebhookDeliveryEngine(deps: {
         now: now(),
         leaseMs: deps.leaseMs,
         limit,
+        onTakeover: deps.onTakeover,
       });
       return repo.findDeliveries(db, ids);
     },

@@ -153,8 +153,12 @@ export function createWebhooksService(deps: {
       return refuse(deps.allowInsecure ? 'must be an https:// or http:// URL' : 'must be an https:// URL');
     }
     if (!parsed.hostname) return refuse('has no host');
-    const refusal = await hostRefusal(parsed.hostname, deps.allowPrivateHosts);
-    if (refusal) refuse(refusal);
+    const refusal = await hostRefusal(parsed.hostname, { allowPrivate: deps.allowPrivateHosts });
+    if (refusal) {
+      throw new AppError('VALIDATION_FAILED', `The webhook URL is not allowed: ${refusal}.`, {
+        fields: { url: refusal },
+      });
+    }
   }
 
   async function load(tx: DbOrTx, actor: Actor, id: string): Promise<Row<'webhook_endpoints'>> {

@@ -3,6 +3,7 @@ import type { Container } from '../../container.ts';
 import { actorOf } from '../../http/auth.ts';
 import { ErrorBody, IdParams, PageOf, RawMessage } from '../../schemas.ts';
 import { BounceListQuery, BounceSchema } from './bounces.ts';
+import { UNTRUSTED_BYTES_HEADERS } from '../messages/download.ts';
 
 const errors = { '4xx': ErrorBody };
 const tags = ['bounces'];
@@ -42,7 +43,7 @@ export const bouncesRoutes: FastifyPluginAsyncTypebox<{ container: Container }> 
     },
     async (request, reply) => {
       const raw = await bounces.rawNotice(actorOf(request), request.params.id);
-      return reply.type('message/rfc822').send(raw);
+      return reply.headers(UNTRUSTED_BYTES_HEADERS).type('message/rfc822').send(raw);
     },
   );
 };

@@ -3,7 +3,9 @@ import { Id, Nullable, StrictObject, Timestamp } from '../../schemas.ts';
 
 const FieldValue = Type.Union([Type.String({ maxLength: 2000 }), Type.Number(), Type.Boolean(), Type.Null()]);
 const FieldKey = '^[A-Za-z0-9_-]{1,100}$';
+// additionalProperties: a record's key pattern alone lets any other key through, with any value.
 const Fields = Type.Record(Type.String({ pattern: FieldKey }), FieldValue, {
+  additionalProperties: false,
   maxProperties: 200,
   description: 'custom fields, which sender templates read as {{contact.fields.<key>}}',
 });
@@ -82,6 +84,8 @@ export const UpdateContactBody = StrictObject({
   fields: Type.Optional(
     Nullable(
       Type.Record(Type.String({ pattern: FieldKey }), FieldValue, {
+        additionalProperties: false,
+        maxProperties: 200,
         description: 'merged; null removes a key',
       }),
     ),

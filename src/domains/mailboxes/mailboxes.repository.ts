@@ -2,19 +2,28 @@ import type { DbOrTx, RowUpdate, Timestamp } from '../../db/database.ts';
 
 /**
  * Active own accounts whose mailbox is due: never synced, or due and not held by a live lease.
- * Receiving paused for a person (refused logins, a password not at hand) is passed over.
+ * Receiving paused for a person (refused logins, a password not at hand) is passed over, and so
+ * is an account whose memory-only passwords are with another worker than `workerId`.
  */
 export function findDueAccountIds(
   db: DbOrTx,
-  { now, limit, pausedStates }: { now: Timestamp; limit: number; pausedStates: readonly string[] },
+  {
+    now,
+    limit,
+    pausedStates,
+    workerId,
+  }: { now: Timestamp; limit: number; pausedStates: readonly string[]; workerId: string },
 ) {
   return db
     .selectFrom('accounts')
     .leftJoin('mailbox_syncs', 'mailbox_syncs.account_id', 'accounts.id')
-    .select('accounts.id')
+    .select(['accounts.id', 'mailbox_syncs.lease_owner'])
     .where('accounts.status', '=', 'active')
     .where('accounts.type', '=', 'own')
     .where('accounts.incoming_state', 'not in', pausedStates)
+    .where((eb) =>
+      eb.or([eb('accounts.password_holder', 'is', null), eb('accounts.password_holder', '=', workerId)]),
+    )
     .where((eb) =>
       eb.or([
         eb('mailbox_syncs.account_id', 'is', null),

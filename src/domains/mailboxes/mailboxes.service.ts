@@ -37,27 +37,34 @@ export function createMailboxesService(deps: {
   settings: MailboxSettings;
   /** Tells a worker in this process that a mailbox is due now. */
   onDue?: () => void;
+  /** Counts mailboxes whose lease ran out and which this worker took over. */
+  onTakeover?: (count: number) => void;
 }) {
   const { db, now, accounts, settings } = deps;
   const leaseUntil = () => new Date(now().getTime() + settings.leaseMs).toISOString();
 
   return {
-    async claimDue(owner: string, limit: number): Promise<MailboxClaim[]> {
+    /** Due mailboxes for the sync `owner` in the worker process `workerId`. */
+    async claimDue(owner: string, workerId: string, limit: number): Promise<MailboxClaim[]> {
       const current = now().toISOString();
       const due = await repo.findDueAccountIds(db, {
         now: current,
         limit,
         pausedStates: waitingStates,
+        workerId,
       });
       const claims: MailboxClaim[] = [];
-      for (const { id } of due) {
+      for (const { id, lease_owner: previousOwner } of due) {
         const row = await repo.claimMailbox(db, {
           accountId: id,
           owner,
           now: current,
           leaseUntil: leaseUntil(),
         });
-        if (row) claims.push({ accountId: id, cursor: row.cursor, authFailures: row.auth_failures });
+        if (!row) continue;
+        claims.push({ accountId: id, cursor: row.cursor, authFailures: row.auth_failures });
+        // A finished sync clears its lease: one still named had a worker that stopped mid-sync.
+        if (previousOwner) deps.onTakeover?.(1);
       }
       return claims;
     },

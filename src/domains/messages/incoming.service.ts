@@ -122,6 +122,8 @@ export function createIncomingService(deps: {
           filename: attachment.filename ?? '',
           contentType: attachment.contentType,
           size: attachment.size,
+          contentId: attachment.contentId,
+          inline: attachment.inline,
         })) ?? [],
       ),
       created_at: timestamp,

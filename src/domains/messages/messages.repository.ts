@@ -72,6 +72,18 @@ export function findAttachmentSummaries(db: DbOrTx, messageIds: readonly string[
     .execute();
 }
 
+/** The content of an outgoing message's attachment, by its place in the list (from 0). */
+export function findAttachmentContent(db: DbOrTx, messageId: string, index: number) {
+  return db
+    .selectFrom('message_attachments')
+    .select(['filename', 'content_type', 'content'])
+    .where('message_id', '=', messageId)
+    .orderBy('position')
+    .limit(1)
+    .offset(index)
+    .executeTakeFirst();
+}
+
 /** The placements of a message not deleted here. */
 function livePlacements(eb: ExpressionBuilder<Database, 'messages'>) {
   return eb

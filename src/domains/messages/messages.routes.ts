@@ -3,7 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
 import { actorOf } from '../../http/auth.ts';
 import { ErrorBody, Id, IdParams, PageOf, RawMessage, StrictObject } from '../../schemas.ts';
+import { downloadHeaders, UNTRUSTED_BYTES_HEADERS } from './download.ts';
 import {
+  AttachmentParams,
   BatchBody,
   CountSchema,
   IdempotencyHeaders,
@@ -15,6 +17,7 @@ import {
 } from './messages.ts';
 
 const errors = { '4xx': ErrorBody };
+const Download = Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'the file' });
 const tags = ['messages'];
 /** Attachments arrive base64-encoded inside the JSON. */
 const MESSAGE_BODY_LIMIT = 20 * 1024 * 1024;
@@ -102,7 +105,28 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<{ container: Container }>
     },
     async (request, reply) => {
       const raw = await messages.raw(actorOf(request), request.params.id);
-      return reply.type('message/rfc822').send(raw);
+      return reply.headers(UNTRUSTED_BYTES_HEADERS).type('message/rfc822').send(raw);
+    },
+  );
+
+  app.get(
+    '/api/messages/:id/attachments/:index',
+    {
+      schema: {
+        summary: 'One attachment of a message, always as a download',
+        description:
+          'Served with Content-Disposition: attachment, X-Content-Type-Options: nosniff and a sandboxing ' +
+          'Content-Security-Policy; the type is the one the message claims only for raster images, PDF and ' +
+          'plain text, and application/octet-stream for anything else (HTML and SVG included).',
+        tags,
+        params: AttachmentParams,
+        produces: ['application/octet-stream'],
+        response: { 200: Download, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const file = await messages.attachment(actorOf(request), request.params.id, request.params.index);
+      return reply.headers(downloadHeaders(file.filename, file.contentType)).send(file.content);
     },
   );
 

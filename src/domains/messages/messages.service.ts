@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
 import { AppError, type FieldErrors } from '../../errors.ts';
 import { newMessageId } from '../../mail/compose.ts';
+import { attachmentContent } from '../../mail/parse.ts';
 import { toPageWindow, type PageResult } from '../../pagination.ts';
 import type { AccountsService } from '../accounts/accounts.service.ts';
 import type { ContactsService } from '../contacts/contacts.service.ts';
@@ -129,13 +130,24 @@ export function createMessagesService({
             },
       recipients: recipients.filter((recipient) => recipient.message_id === row.id).map(toRecipient),
       attachments: row.incoming_attachments
-        ? (JSON.parse(row.incoming_attachments) as Message['attachments'])
+        ? (JSON.parse(row.incoming_attachments) as Partial<Message['attachments'][number]>[]).map(
+            (attachment) => ({
+              filename: attachment.filename ?? '',
+              contentType: attachment.contentType ?? 'application/octet-stream',
+              size: attachment.size ?? 0,
+              // Stored since the HTML view; older messages have neither.
+              contentId: attachment.contentId ?? null,
+              inline: attachment.inline ?? false,
+            }),
+          )
         : attachments
             .filter((attachment) => attachment.message_id === row.id)
             .map((attachment) => ({
               filename: attachment.filename,
               contentType: attachment.content_type,
               size: attachment.size,
+              contentId: null,
+              inline: false,
             })),
       from: row.from_address ? { name: row.from_name, address: row.from_address } : null,
       receivedAt: row.received_at,
@@ -483,6 +495,31 @@ export function createMessagesService({
         return row.raw_key && !(await repo.isRawKeyUsed(tx, row.raw_key)) ? row.raw_key : null;
       });
       if (orphanedRaw) await rawStore.deleteAll(db, [orphanedRaw]);
+    },
+
+    /**
+     * One attachment's content: an outgoing message's as queued, an incoming message's read from
+     * the kept raw message (none when only its header block was kept).
+     */
+    async attachment(
+      actor: Actor,
+      id: string,
+      index: number,
+    ): Promise<{ filename: string; contentType: string; content: Buffer }> {
+      const row = await load(db, actor, id);
+      const none = (why = '') =>
+        new AppError('ATTACHMENT_NOT_FOUND', `Message ${id} has no attachment ${index}${why}.`);
+      if (row.direction === 'out') {
+        const found = await repo.findAttachmentContent(db, id, index);
+        if (!found) throw none();
+        return { filename: found.filename, contentType: found.content_type, content: found.content };
+      }
+      if (row.raw_truncated === 1)
+        throw none(': it was above the size cap, so only its header block was kept');
+      const raw = row.raw_key ? await rawStore.get(db, row.raw_key) : null;
+      const found = raw ? await attachmentContent(raw, index) : null;
+      if (!found) throw none();
+      return { filename: found.filename ?? '', contentType: found.contentType, content: found.content };
     },
 
     /** The raw incoming message as kept. */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Id, Nullable, StrictObject, Timestamp } from '../../schemas.ts';
-import { headerSafePattern } from '../accounts/addresses.ts';
+import { headerSafePattern } from '../../mail/header-value.ts';
 
 export const messageStatuses = [
   'ready',
@@ -59,6 +59,8 @@ export const NewMessageBody = StrictObject({
       Type.String({ pattern: allowedHeaderPattern }),
       Type.String({ maxLength: 2000, pattern: headerSafePattern }),
       {
+        // Without it the key pattern is no allow-list: any other name (From, Bcc) passes with any value.
+        additionalProperties: false,
         maxProperties: 20,
         description:
           'X-* headers, List-Unsubscribe(-Post), List-Id, In-Reply-To, References, Precedence, Auto-Submitted',
@@ -127,7 +129,16 @@ export const MessageSchema = StrictObject({
   reply: Nullable(ReplySchema),
   recipients: Type.Array(RecipientSchema),
   attachments: Type.Array(
-    StrictObject({ filename: Type.String(), contentType: Type.String(), size: Type.Integer() }),
+    StrictObject({
+      filename: Type.String(),
+      contentType: Type.String({ description: 'as the message says; the download is sent as a safe type' }),
+      size: Type.Integer(),
+      contentId: Type.Union([Type.String(), Type.Null()], {
+        description: 'incoming: the Content-ID (without brackets) an HTML body names as cid:…',
+      }),
+      inline: Type.Boolean({ description: 'incoming: shown inside the HTML body rather than attached' }),
+    }),
+    { description: 'each at GET /api/messages/{id}/attachments/{index}, as a download' },
   ),
   from: Type.Union([StrictObject({ name: Nullable(Type.String()), address: Type.String() }), Type.Null()], {
     description: 'incoming: the first From mailbox',
@@ -215,6 +226,15 @@ export const OutboxCountsSchema = StrictObject(
 export type OutboxCounts = Static<typeof OutboxCountsSchema>;
 export const emptyOutboxCounts = (): OutboxCounts =>
   Object.fromEntries(outboxStatuses.map((status) => [status, 0])) as OutboxCounts;
+export const AttachmentParams = StrictObject({
+  id: Id,
+  index: Type.Integer({
+    minimum: 0,
+    maximum: 9999,
+    description: 'the place in the message’s attachments, from 0',
+  }),
+});
+
 export const IdempotencyHeaders = Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
 });

@@ -7,12 +7,19 @@ import { insertEvents } from '../automation/events.repository.ts';
  * Claims due messages for one worker with a lease: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
  * workers never claim the same message; SQLite has one writer at a time, so its update is enough.
  * Oldest due first, straight off the `messages_due` index. Accounts whose sending is paused (bad
- * password, auth failure) are passed over.
+ * password, auth failure) are passed over, and so are accounts whose memory-only passwords are with
+ * another worker (`workerId` is this process's).
  */
 export function claimDueMessages(
   db: DbOrTx,
   dialect: Dialect,
-  { owner, now, leaseUntil, limit }: { owner: string; now: Timestamp; leaseUntil: Timestamp; limit: number },
+  {
+    owner,
+    workerId,
+    now,
+    leaseUntil,
+    limit,
+  }: { owner: string; workerId: string; now: Timestamp; leaseUntil: Timestamp; limit: number },
 ) {
   let due = db
     .selectFrom('messages')
@@ -22,6 +29,9 @@ export function claimDueMessages(
     .where('messages.next_attempt_at', '<=', now)
     .where('messages.direction', '=', 'out')
     .where('accounts.outgoing_state', 'not in', pausedOutgoingStates)
+    .where((eb) =>
+      eb.or([eb('accounts.password_holder', 'is', null), eb('accounts.password_holder', '=', workerId)]),
+    )
     .orderBy('messages.status')
     .orderBy('messages.next_attempt_at')
     .orderBy('messages.id')
@@ -37,7 +47,9 @@ export function claimDueMessages(
         attempts: eb('attempts', '+', 1),
         updated_at: now,
       }))
-      .where('id', 'in', due)
+      // On PostgreSQL `id in (subquery)` may run the subquery once per row it joins, so its LIMIT
+      // bounds nothing (a claim of 2 took all 12 due): `any(array(…))` runs it once.
+      .where(dialect === 'postgres' ? sql<boolean>`id = any(array(${due}))` : sql<boolean>`id in (${due})`)
       // `+status` keeps SQLite's planner on the ids from the subquery: on the status index it would
       // walk every ready message for each claim (a claim cost a millisecond with 2,000 queued).
       .where(dialect === 'sqlite' ? sql<string>`+status` : sql.ref<string>('status'), '=', 'ready')

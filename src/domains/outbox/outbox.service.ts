@@ -353,11 +353,13 @@ export function createOutboxService(deps: {
       return { requeued, uncertain };
     },
 
-    claim(owner: string, limit: number): Promise<Row<'messages'>[]> {
+    /** Due messages for the dispatcher `owner` in the worker process `workerId`. */
+    claim(owner: string, workerId: string, limit: number): Promise<Row<'messages'>[]> {
       const current = now();
       // One statement, atomic on its own: no transaction around it (on PostgreSQL, two round trips fewer).
       return repo.claimDueMessages(db, dialect, {
         owner,
+        workerId,
         now: current.toISOString(),
         leaseUntil: new Date(current.getTime() + settings.leaseMs).toISOString(),
         limit,

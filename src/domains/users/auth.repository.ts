@@ -10,7 +10,14 @@ export function findSessionByTokenHash(db: DbOrTx, tokenHash: string) {
   return db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select(['sessions.id', 'sessions.expires_at', ...actorColumns])
+    .select([
+      'sessions.id',
+      'sessions.created_at',
+      'sessions.expires_at',
+      'sessions.last_seen_at',
+      'sessions.csrf_token',
+      ...actorColumns,
+    ])
     .where('sessions.token_hash', '=', tokenHash)
     .executeTakeFirst();
 }
@@ -19,8 +26,30 @@ export async function deleteSessionByTokenHash(db: DbOrTx, tokenHash: string): P
   await db.deleteFrom('sessions').where('token_hash', '=', tokenHash).execute();
 }
 
-export async function deleteSessionsExpiredBefore(db: DbOrTx, now: Timestamp): Promise<number> {
-  const result = await db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+export async function deleteSession(db: DbOrTx, id: string): Promise<void> {
+  await db.deleteFrom('sessions').where('id', '=', id).execute();
+}
+
+export async function touchSession(db: DbOrTx, id: string, now: Timestamp): Promise<void> {
+  await db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', id).execute();
+}
+
+/** Sessions past their end, or unused since `idleBefore` (the idle timeout). */
+export async function deleteSessionsExpiredBefore(
+  db: DbOrTx,
+  now: Timestamp,
+  idleBefore: Timestamp,
+): Promise<number> {
+  const result = await db
+    .deleteFrom('sessions')
+    .where((eb) =>
+      eb.or([
+        eb('expires_at', '<=', now),
+        eb('last_seen_at', '<', idleBefore),
+        eb('last_seen_at', 'is', null),
+      ]),
+    )
+    .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
 
@@ -32,7 +61,13 @@ export function findApiTokenByHash(db: DbOrTx, tokenHash: string) {
   return db
     .selectFrom('api_tokens')
     .innerJoin('users', 'users.id', 'api_tokens.user_id')
-    .select(['api_tokens.id', 'api_tokens.expires_at', 'api_tokens.last_used_at', ...actorColumns])
+    .select([
+      'api_tokens.id',
+      'api_tokens.scope',
+      'api_tokens.expires_at',
+      'api_tokens.last_used_at',
+      ...actorColumns,
+    ])
     .where('api_tokens.token_hash', '=', tokenHash)
     .executeTakeFirst();
 }
@@ -40,13 +75,14 @@ export function findApiTokenByHash(db: DbOrTx, tokenHash: string) {
 export function listApiTokenRows(db: DbOrTx, userId: string) {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'prefix', 'created_at', 'expires_at', 'last_used_at'])
+    .select(['id', 'name', 'prefix', 'scope', 'created_at', 'expires_at', 'last_used_at'])
     .where('user_id', '=', userId)
     .orderBy('created_at', 'desc')
     .execute();
 }
 
 export async function deleteApiTokenRow(db: DbOrTx, userId: string, id: string): Promise<boolean> {
+  // Revoking deletes: a revoked token's hash is gone, so nothing can ever match it again.
   const result = await db
     .deleteFrom('api_tokens')
     .where('user_id', '=', userId)

@@ -47,7 +47,15 @@ describe.each(testDialects)('auth over HTTP on %s', (dialect) => {
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ user: { id: admin.userId }, organisation: { name: 'Auth Org' } });
 
-    const logout = await request(testApp.current.baseUrl, 'POST', '/api/auth/logout', { cookie });
+    const csrf = loggedIn.headers
+      .getSetCookie()
+      .find((line) => line.startsWith('mailroom_csrf='))!
+      .split(';')[0]!
+      .split('=')[1]!;
+    const logout = await request(testApp.current.baseUrl, 'POST', '/api/auth/logout', {
+      cookie,
+      headers: { 'x-csrf-token': csrf },
+    });
     expect(logout.status).toBe(204);
     expect(logout.headers.get('set-cookie')).toMatch(/mailroom_session=;/);
 

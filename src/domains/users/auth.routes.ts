@@ -1,7 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Container } from '../../container.ts';
-import { actorOf, clearSessionCookie, setSessionCookie, SESSION_COOKIE } from '../../http/auth.ts';
+import { isAppError } from '../../errors.ts';
+import {
+  actorOf,
+  clearSessionCookie,
+  requireCsrfToken,
+  setSessionCookie,
+  SESSION_COOKIE,
+} from '../../http/auth.ts';
 import { ErrorBody, IdParams, StrictObject, Timestamp } from '../../schemas.ts';
 import { ApiTokenSchema, CreateApiTokenBody, LoginBody, UserSchema } from './users.ts';
 
@@ -17,7 +24,11 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
       schema: {
         summary: 'Log in with email and password; sets an HttpOnly session cookie',
         description:
-          'Failed logins are throttled per address and per IP with growing delays (429, Retry-After).',
+          'Starts a new session (the one the browser had ends) and sets two cookies: mailroom_session ' +
+          '(HttpOnly) and mailroom_csrf, whose value every state-changing request of the session repeats ' +
+          'in the X-CSRF-Token header. Failed logins are throttled per address and per IP with growing ' +
+          'delays (429 TOO_MANY_ATTEMPTS), and attempts per IP are rate-limited (429 RATE_LIMITED); ' +
+          'both with Retry-After.',
         tags: ['auth'],
         security: [],
         body: LoginBody,
@@ -26,8 +37,8 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     },
     async (request, reply) => {
       const { email, password } = request.body;
-      const session = await auth.login(email, password, request.ip);
-      setSessionCookie(reply, request, container.config, session.sessionToken, session.expiresAt);
+      const session = await auth.login(email, password, request.ip, request.cookies[SESSION_COOKIE]);
+      setSessionCookie(reply, request, container.config, session);
       return { user: session.user, expiresAt: session.expiresAt };
     },
   );
@@ -36,11 +47,28 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     '/api/auth/logout',
     {
       config: { public: true },
-      schema: { summary: 'End the session', tags: ['auth'], response: { 204: Type.Null(), ...errors } },
+      schema: {
+        summary: 'End the session',
+        description:
+          'Needs the X-CSRF-Token header while the session is live, as every state-changing request does. ' +
+          'Clears both cookies.',
+        tags: ['auth'],
+        response: { 204: Type.Null(), ...errors },
+      },
     },
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE];
-      if (token) await auth.logout(token);
+      if (token) {
+        const actor = await auth.authenticate({ sessionToken: token }).catch((error: unknown) => {
+          if (isAppError(error) && error.code === 'UNAUTHENTICATED') return null;
+          throw error;
+        });
+        // A session that has already ended needs no proof; a live one does, so no other site logs you out.
+        if (actor) {
+          requireCsrfToken(request, actor);
+          await auth.logout(token);
+        }
+      }
       clearSessionCookie(reply);
       return reply.status(204).send(null);
     },
@@ -63,6 +91,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = a
     {
       schema: {
         summary: 'Create an API token; its secret is shown this once',
+        description:
+          'scope: read (GET only), send (read, and queue messages), or admin (everything your role ' +
+          'allows; the default). expiresAt: when it stops working (none: never). Only its hash is stored.',
         tags: ['auth'],
         body: CreateApiTokenBody,
         response: { 201: StrictObject({ token: ApiTokenSchema, secret: Type.String() }), ...errors },

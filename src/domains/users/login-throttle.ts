@@ -58,18 +58,22 @@ export function createLoginThrottle(db: Db, now: Clock) {
       }
     },
 
-    async recordFailure(email: string, ip: string): Promise<void> {
+    /** Counts the failure against the address and the IP; returns the address's failures in a row. */
+    async recordFailure(email: string, ip: string): Promise<number> {
       const current = now();
       const timestamp = current.toISOString();
       const keys = keysFor(email, ip);
       await repo.deleteLoginFailuresBefore(db, new Date(current.getTime() - FAILURE_MEMORY_MS).toISOString());
+      const counts = { email: 0, ip: 0 };
       for (const [kind, key] of Object.entries(keys) as [keyof typeof keys, string][]) {
         const failures = await repo.incrementLoginFailures(db, key, timestamp);
+        counts[kind] = failures;
         const delay = delaySecondsAfter(failures, throttlePolicies[kind]);
         if (delay > 0) {
           await repo.blockLoginKey(db, key, new Date(current.getTime() + delay * 1000).toISOString());
         }
       }
+      return counts.email;
     },
 
     /** A right password clears the address's count, not the IP's: one's own account must not

@@ -50,7 +50,7 @@ export const setupRoutes: FastifyPluginAsyncTypebox<{ container: Container }> = 
         request.body.password,
         request.ip,
       );
-      setSessionCookie(reply, request, container.config, session.sessionToken, session.expiresAt);
+      setSessionCookie(reply, request, container.config, session);
       return reply.status(201).send({ user, organisation, expiresAt: session.expiresAt });
     },
   );

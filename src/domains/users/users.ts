@@ -1,8 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { Role } from '../../db/database.ts';
+import type { Role, TokenScope } from '../../db/database.ts';
 import { Id, Nullable, StrictObject, Timestamp } from '../../schemas.ts';
 
-export type { Role };
+export type { Role, TokenScope };
 
 /** Who is acting: every service call that reads or changes organisation data takes one. */
 export interface Actor {
@@ -73,18 +73,32 @@ export const LoginBody = StrictObject({
 });
 export type LoginInput = Static<typeof LoginBody>;
 
+export const TokenScopeSchema = Type.Union(
+  [Type.Literal('read'), Type.Literal('send'), Type.Literal('admin')],
+  {
+    description:
+      'read: GET requests only; send: read, and queue messages (POST /api/messages, /api/messages/batch); ' +
+      'admin: everything the user’s role allows',
+  },
+);
+
 export const ApiTokenSchema = StrictObject({
   id: Id,
   name: Type.String(),
   prefix: Type.String({ description: 'the first characters of the token, to tell tokens apart' }),
+  scope: TokenScopeSchema,
   createdAt: Timestamp,
   expiresAt: Nullable(Timestamp),
   lastUsedAt: Nullable(Timestamp),
 });
 export type ApiToken = Static<typeof ApiTokenSchema>;
 
+/** The longest an expiry may lie ahead, in days (ten years). */
+export const MAX_TOKEN_DAYS = 3650;
+
 export const CreateApiTokenBody = StrictObject({
   name: Name,
+  scope: Type.Optional(TokenScopeSchema),
   expiresAt: Type.Optional(Nullable(Timestamp)),
 });
 export type CreateApiTokenInput = Static<typeof CreateApiTokenBody>;

@@ -18,7 +18,8 @@ import { IconArrowLeft, IconArrowRight, IconCheck, IconPlugConnected } from '@ta
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
-import { api, ApiError } from '../api.ts';
+import { api, ApiError, type AccountDiscovery } from '../api.ts';
+import { FindSettingsSection, formFromDiscovery } from '../components/AccountDiscovery.tsx';
 import {
   createBody,
   emptyAccountForm,
@@ -32,10 +33,19 @@ import { AccountFormPage, pageDescriptions } from '../components/AccountFormSect
 import { ConnectionTestResult } from '../components/ConnectionTestResult.tsx';
 import { errorText } from '../components/ErrorNotice.tsx';
 
+/** The wizard's pages: the address first (the settings found from it), then the form's own. */
+type WizardPage = 'find' | PageKey;
+
+const findTitle = 'Your address';
+const findDescription =
+  'Mailroom finds the servers from the address, tries them and fills in every setting. Nothing is saved yet.';
+
 /**
- * The add-account wizard: the type and scope first, then one page per group of settings. "Test
- * settings" tries the unsaved settings against the servers before anything is stored; the API's
- * field errors land on their fields, and the wizard opens the first page that has one.
+ * The add-account wizard: the address and password first, from which the servers are found and
+ * every setting filled (or "Set up manually"), then the type and scope, then one page per group of
+ * settings. "Test settings" tries the unsaved settings against the servers before anything is
+ * stored; the API's field errors land on their fields, and the wizard opens the first page that
+ * has one.
  */
 export function AddAccountPage() {
   const form = useAccountForm(emptyAccountForm);
@@ -46,11 +56,14 @@ export function AddAccountPage() {
   const [otherErrors, setOtherErrors] = useState<string[]>([]);
   const [errorPages, setErrorPages] = useState<PageKey[]>([]);
   const [testedBody, setTestedBody] = useState<string | null>(null);
+  const [password, setPassword] = useState('');
+  /** The address and password the last search was for: the findings stand while they do. */
+  const [searchedFor, setSearchedFor] = useState<string | null>(null);
   const focusTarget = useRef<'heading' | 'error' | null>(null);
   const content = useRef<HTMLDivElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
-  const pages: PageKey[] = ['type', ...pagesFor(form.values.type)];
+  const pages: WizardPage[] = ['find', 'type', ...pagesFor(form.values.type)];
   const current = Math.min(step, pages.length - 1);
   const page = pages[current]!;
   const last = current === pages.length - 1;
@@ -83,7 +96,7 @@ export function AddAccountPage() {
     form.setErrors(view.byField);
     setOtherErrors(view.other);
     setErrorPages(view.pages);
-    const first = pages.findIndex((candidate) => view.pages.includes(candidate));
+    const first = pages.findIndex((candidate) => (view.pages as WizardPage[]).includes(candidate));
     if (first >= 0) {
       focusTarget.current = 'error';
       setStep(first);
@@ -106,6 +119,32 @@ export function AddAccountPage() {
     onError: showErrors,
   });
 
+  const searchKey = JSON.stringify([form.values.email.trim(), password]);
+  const discover = useMutation({
+    mutationFn: (): Promise<AccountDiscovery> => {
+      setSearchedFor(searchKey);
+      return api.discoverAccount({ email: form.values.email.trim(), ...(password ? { password } : {}) });
+    },
+    onMutate: clearErrors,
+    onError: (error) => {
+      setSearchedFor(null);
+      if (error instanceof ApiError && error.fields.email) form.setErrors({ email: error.fields.email });
+    },
+    onSuccess: (found) => {
+      if (found.settings) form.reset(formFromDiscovery(form.values, found, password));
+    },
+  });
+  const found = discover.data !== undefined && searchedFor === searchKey ? discover.data : undefined;
+
+  /** The manual path: the type and scope page, with the address and password carried over. */
+  const setUpManually = () => {
+    if (password) {
+      if (!form.values['smtp.password']) form.set('smtp.password', password);
+      if (!form.values['incoming.password']) form.set('incoming.password', password);
+    }
+    goTo(pages.indexOf('type'));
+  };
+
   const create = useMutation({
     mutationFn: () => api.createAccount(createBody(form.values)),
     onMutate: clearErrors,
@@ -126,7 +165,8 @@ export function AddAccountPage() {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (last) create.mutate();
+    if (page === 'find' && !found?.settings) discover.mutate();
+    else if (last) create.mutate();
     else goTo(current + 1);
   };
 
@@ -136,6 +176,7 @@ export function AddAccountPage() {
       ? create.error
       : null;
   const stale = test.data !== undefined && testedBody !== JSON.stringify(createBody(form.values));
+  const titleOf = (key: WizardPage) => (key === 'find' ? findTitle : pageTitles[key]);
 
   return (
     <Stack gap="md" maw={1100}>
@@ -165,9 +206,9 @@ export function AddAccountPage() {
                 {pages.map((key, index) => (
                   <Stepper.Step
                     key={key}
-                    label={pageTitles[key]}
-                    color={errorPages.includes(key) ? 'red' : undefined}
-                    description={errorPages.includes(key) ? 'Needs a fix' : undefined}
+                    label={key === 'find' ? 'Address' : pageTitles[key]}
+                    color={(errorPages as WizardPage[]).includes(key) ? 'red' : undefined}
+                    description={(errorPages as WizardPage[]).includes(key) ? 'Needs a fix' : undefined}
                     aria-current={index === current ? 'step' : undefined}
                   />
                 ))}
@@ -193,10 +234,10 @@ export function AddAccountPage() {
                     </>
                   )}
                   <Title order={2} size="h3" id="wizard-page-title" ref={heading} tabIndex={-1}>
-                    {pageTitles[page]}
+                    {titleOf(page)}
                   </Title>
                   <Text size="sm" c="dimmed">
-                    {pageDescriptions[page]}
+                    {page === 'find' ? findDescription : pageDescriptions[page]}
                   </Text>
                 </Stack>
 
@@ -209,7 +250,7 @@ export function AddAccountPage() {
                     </List>
                   </Alert>
                 )}
-                {errorPages.length > 0 && !errorPages.includes(page) && (
+                {errorPages.length > 0 && !(errorPages as WizardPage[]).includes(page) && (
                   <Alert color="red" variant="light" role="status">
                     Some settings need a fix on:{' '}
                     {errorPages.map((key, index) => (
@@ -224,7 +265,23 @@ export function AddAccountPage() {
                 )}
 
                 <div ref={content}>
-                  <AccountFormPage page={page} form={form} />
+                  {page === 'find' ? (
+                    <FindSettingsSection
+                      form={form}
+                      password={password}
+                      onPasswordChange={setPassword}
+                      found={found}
+                      pending={discover.isPending}
+                      error={
+                        discover.error instanceof ApiError && discover.error.fields.email
+                          ? null
+                          : discover.error
+                      }
+                      onManual={setUpManually}
+                    />
+                  ) : (
+                    <AccountFormPage page={page} form={form} />
+                  )}
                 </div>
 
                 {createError !== null && (
@@ -244,7 +301,7 @@ export function AddAccountPage() {
                     Back
                   </Button>
                   <Group gap="sm" wrap="wrap" justify="flex-end">
-                    {own && current > 0 && (
+                    {own && page !== 'find' && page !== 'type' && (
                       <Button
                         variant="light"
                         leftSection={<IconPlugConnected size={16} aria-hidden />}
@@ -254,7 +311,15 @@ export function AddAccountPage() {
                         Test settings
                       </Button>
                     )}
-                    {last ? (
+                    {page === 'find' && !found?.settings ? (
+                      <Button
+                        type="submit"
+                        loading={discover.isPending}
+                        rightSection={<IconArrowRight size={16} aria-hidden />}
+                      >
+                        Continue
+                      </Button>
+                    ) : last ? (
                       <Button
                         type="submit"
                         loading={create.isPending}

@@ -1,7 +1,20 @@
-import { Alert, Anchor, Badge, Card, Group, List, Skeleton, Stack, Table, Text, Title } from '@mantine/core';
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Card,
+  Group,
+  List,
+  SegmentedControl,
+  Skeleton,
+  Stack,
+  Table,
+  Text,
+  Title,
+} from '@mantine/core';
 import { IconAlertTriangle, IconArrowLeft, IconPaperclip } from '@tabler/icons-react';
 import { useQueries, useQuery } from '@tanstack/react-query';
-import { useEffect, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { Link, useLocation, useParams } from 'react-router';
 import { api, ApiError, type Message } from '../api.ts';
 import { BounceVerdict } from '../components/BounceVerdict.tsx';
@@ -15,6 +28,7 @@ import {
   replyLine,
 } from '../components/MailBadges.tsx';
 import { MessageActionButtons } from '../components/MessageActions.tsx';
+import { MessageHtml } from '../components/MessageHtml.tsx';
 import { AccountName, mailbox, readableText } from '../components/MessageParts.tsx';
 import { formatCount, formatDateTime } from '../format.ts';
 
@@ -191,52 +205,81 @@ function Contacts({ ids }: { ids: string[] }) {
   );
 }
 
+type BodyView = 'html' | 'text';
+
 function Body({ message }: { message: Message }) {
   const { text, fromHtml } = readableText(message);
+  const hasHtml = Boolean(message.html && message.html.trim() !== '');
+  const [view, setView] = useState<BodyView>(hasHtml ? 'html' : 'text');
   return (
     <Stack gap="xs">
-      {fromHtml && (
-        <Text size="xs" c="dimmed">
-          This message has only an HTML version. It is shown here as plain text, so no remote image, script or
-          tracking pixel is loaded.
-        </Text>
-      )}
       {message.quarantine && (
         <Alert color="orange" variant="light" title="This message could not be read">
           {message.quarantine.error}
         </Alert>
       )}
-      {text ? (
-        <Text
-          component="pre"
-          size="sm"
-          m={0}
-          p="sm"
-          tabIndex={0}
-          aria-label="Message text"
-          data-testid="message-text"
-          style={{
-            whiteSpace: 'pre-wrap',
-            overflowWrap: 'anywhere',
-            fontFamily: 'inherit',
-            background: 'var(--mantine-color-gray-0)',
-            borderRadius: 6,
-            maxHeight: 480,
-            overflowY: 'auto',
-          }}
-        >
-          {text}
-        </Text>
+      {hasHtml && (
+        <SegmentedControl
+          size="xs"
+          w="fit-content"
+          aria-label="Show the message as"
+          value={view}
+          onChange={(value) => setView(value as BodyView)}
+          data={[
+            { value: 'html', label: 'Formatted' },
+            { value: 'text', label: 'Plain text' },
+          ]}
+        />
+      )}
+      {view === 'html' && hasHtml ? (
+        <MessageHtml message={message} />
       ) : (
-        <Text size="sm" c="dimmed">
-          This message has no text.
-        </Text>
+        <>
+          {fromHtml && (
+            <Text size="xs" c="dimmed">
+              This message has only an HTML version. It is shown here as plain text, so no remote image,
+              script or tracking pixel is loaded.
+            </Text>
+          )}
+          {text ? (
+            <Text
+              component="pre"
+              size="sm"
+              m={0}
+              p="sm"
+              tabIndex={0}
+              aria-label="Message text"
+              data-testid="message-text"
+              style={{
+                whiteSpace: 'pre-wrap',
+                overflowWrap: 'anywhere',
+                fontFamily: 'inherit',
+                background: 'var(--mantine-color-gray-0)',
+                borderRadius: 6,
+                maxHeight: 480,
+                overflowY: 'auto',
+              }}
+            >
+              {text}
+            </Text>
+          ) : (
+            <Text size="sm" c="dimmed">
+              This message has no text.
+            </Text>
+          )}
+        </>
       )}
       {message.attachments.length > 0 && (
         <List size="sm" spacing={2} icon={<IconPaperclip size={14} aria-hidden />} aria-label="Attachments">
           {message.attachments.map((attachment, index) => (
             <List.Item key={`${attachment.filename}-${index}`}>
-              {attachment.filename || 'Unnamed attachment'}{' '}
+              <Anchor
+                href={api.attachmentUrl(message.id, index)}
+                download={attachment.filename || true}
+                size="sm"
+              >
+                {attachment.filename || 'Unnamed attachment'}
+              </Anchor>{' '}
               <Text span size="xs" c="dimmed">
                 ({attachment.contentType}, {formatCount(Math.ceil(attachment.size / 1024))} KB)
               </Text>

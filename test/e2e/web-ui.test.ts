@@ -349,7 +349,7 @@ describe('the web UI in a browser', () => {
     await phonePage.getByRole('button', { name: 'Open navigation' }).click();
     await nav.getByRole('link', { name: 'Admin' }).click();
     await phonePage.waitForURL('**/admin');
-    await phonePage.getByRole('heading', { name: 'Approval queue' }).waitFor();
+    await phonePage.getByRole('heading', { name: 'Approval queue', exact: true }).waitFor();
     await screenshot(phonePage, '13-admin-390', { fullPage: false });
     await phone.close();
   }, 60_000);
@@ -368,7 +368,7 @@ describe('the web UI in a browser', () => {
     await page.getByRole('link', { name: 'Contacts' }).focus();
     await page.keyboard.press('Enter');
     await page.waitForURL('**/contacts');
-    await page.getByRole('heading', { name: 'Contacts' }).waitFor();
+    await page.getByRole('heading', { name: 'Contacts', exact: true }).waitFor();
     await screenshot(page, '14-contacts-by-keyboard');
   }, 60_000);
 });

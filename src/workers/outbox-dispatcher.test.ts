@@ -57,6 +57,8 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
   let user: SignedIn;
   let smtp: Awaited<ReturnType<typeof startSmtpServer>>;
   const refusals = new Map<string, string>();
+  /** RCPT TO for these addresses waits until the promise settles: a server, or a worker, stalled. */
+  const stalls = new Map<string, () => Promise<void>>();
   let mailFromReply: string | null = null;
 
   beforeAll(async () => {
@@ -70,6 +72,12 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
         return callback(error);
       },
       onRcptTo(address, _session, callback) {
+        const stall = stalls.get(address.address);
+        if (stall) {
+          stalls.delete(address.address);
+          void stall().then(() => callback());
+          return;
+        }
         const refusal = refusals.get(address.address);
         if (!refusal) return callback();
         return callback(
@@ -510,6 +518,46 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
 
     const reset = await call('POST', `/api/messages/${after.body.id}/reset-sending`);
     expect(reset.body.status).toBe('ready');
+  });
+
+  it('sends nothing from a worker whose lease ended before DATA; the worker that took over sends it once', async () => {
+    const { clock, container } = testApp.current;
+    const accountId = await account();
+    const queued = await call('POST', '/api/messages', {
+      accountId,
+      to: ['stalled@client.test'],
+      subject: 'Stalled worker',
+      text: 'x',
+    });
+    let reachedRcpt!: () => void;
+    const atRcpt = new Promise<void>((resolve) => (reachedRcpt = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    stalls.set('stalled@client.test', () => {
+      reachedRcpt();
+      return released;
+    });
+    const toThisOne = () => smtp.received.filter((mail) => mail.to.includes('stalled@client.test'));
+
+    const stalledPass = runOutbox();
+    await atRcpt;
+    clock.advance(10 * 60_000);
+    const otherPool = createSmtpSenderPool();
+    try {
+      await runOutboxOnce(container, otherPool);
+    } finally {
+      await otherPool.close();
+    }
+    expect(toThisOne()).toHaveLength(1);
+    expect((await call('GET', `/api/messages/${queued.body.id}`)).body.status).toBe('sent');
+
+    release();
+    await stalledPass;
+    expect(toThisOne()).toHaveLength(1);
+    expect((await call('GET', `/api/messages/${queued.body.id}`)).body).toMatchObject({
+      status: 'sent',
+      attempts: 2,
+    });
   });
 
   it('holds a sent message whose outcome was never written as uncertain, and never sends it again', async () => {

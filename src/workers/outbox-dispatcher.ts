@@ -5,7 +5,7 @@ import type { Row } from '../db/database.ts';
 import type { AccountSender, AccountsService } from '../domains/accounts/accounts.service.ts';
 import type { SenderContact } from '../domains/accounts/templates.ts';
 import type { ContactForSending, ContactsService } from '../domains/contacts/contacts.service.ts';
-import type { OutboxService, RecipientOutcome } from '../domains/outbox/outbox.service.ts';
+import { LeaseLost, type OutboxService, type RecipientOutcome } from '../domains/outbox/outbox.service.ts';
 import { SmtpError, type SmtpErrorCode } from '../mail/errors.ts';
 import type { SmtpSenderPool, SmtpServerConfig } from '../mail/smtp-types.ts';
 import { replyCodeLabel, type SendMetrics } from '../metrics.ts';
@@ -214,7 +214,11 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
             ...(!marketing && { envelopeId: envelopeIdFor(message.id, deps.tokenKey) }),
           },
           async () => {
-            await outbox.dataStarted(group.map((recipient) => recipient.id));
+            await outbox.dataStarted(
+              message.id,
+              owner,
+              group.map((recipient) => recipient.id),
+            );
             dataBegan.add(message.id);
           },
         );
@@ -318,6 +322,11 @@ export function createOutboxDispatcher(deps: DispatcherDeps) {
       try {
         if (await send(message, await senderOf(message.account_id), loaded)) used.add(message.account_id!);
       } catch (error) {
+        if (error instanceof LeaseLost) {
+          // Another worker may have it now; what this one held is no longer its to record.
+          logger.warn({ messageId: message.id }, error.message);
+          return;
+        }
         // Once a note before DATA has committed, the server may have the message: never retry it.
         const uncertain = dataBegan.has(message.id);
         countError('INTERNAL_ERROR', null);

@@ -68,6 +68,23 @@ export function findExpiredLeases(db: DbOrTx, now: Timestamp) {
     .execute();
 }
 
+/** Whether the message's lease is still expired, locking it for the rest of the transaction. */
+export async function lockExpiredLease(
+  tx: DbOrTx,
+  dialect: Dialect,
+  messageId: string,
+  now: Timestamp,
+): Promise<boolean> {
+  let query = tx
+    .selectFrom('messages')
+    .select('id')
+    .where('id', '=', messageId)
+    .where('status', '=', 'sending')
+    .where('lease_until', '<', now);
+  if (dialect === 'postgres') query = query.forUpdate();
+  return (await query.executeTakeFirst()) !== undefined;
+}
+
 /** Whether any recipient still pending had reached DATA: the server may have the message. */
 export async function hasUnsettledData(db: DbOrTx, messageId: string): Promise<boolean> {
   const row = await db
@@ -169,19 +186,32 @@ export interface SentOutcome {
 }
 
 /**
+ * The note that a message's recipients reached DATA. It is written only while `owner` still holds
+ * the message's lease: a worker that stalled past its lease must not send what another worker may
+ * have claimed since.
+ */
+export interface DataNote {
+  messageId: string;
+  owner: string;
+  recipientIds: readonly string[];
+}
+
+/**
  * What a batch of the outbox's journal writes: the notes before DATA, and the messages sent. Each
  * part is one statement whatever the number of messages, its rows passed as one JSON parameter,
  * so the SQL text never changes (SQLite keeps it prepared). A message is closed only while this
  * worker still holds its lease.
  */
 export interface JournalWrite {
-  dataStarted: readonly string[];
+  dataStarted: readonly DataNote[];
   sent: readonly SentOutcome[];
   at: Timestamp;
 }
 
 function journalRows(write: JournalWrite) {
   return {
+    leases: JSON.stringify(write.dataStarted.map((note) => ({ id: note.messageId, owner: note.owner }))),
+    notedRecipientIds: write.dataStarted.flatMap((note) => note.recipientIds),
     recipients: JSON.stringify(
       write.sent.flatMap((outcome) =>
         outcome.recipientIds.map((id) => ({
@@ -215,15 +245,23 @@ function journalRows(write: JournalWrite) {
  * rows for a JSON record set and would otherwise scan the whole table for them. On SQLite it is up to three statements; the caller holds the
  * transaction that makes them one commit.
  */
-export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<void> {
+/** Returns the messages whose notes before DATA were written: those whose lease was still held. */
+export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<Set<string>> {
   const rows = journalRows(write);
   if (dialect === 'postgres') {
+    // FOR SHARE: a lease recovery (which locks the message first) either sees this note or ends
+    // the lease before it is checked here, never neither.
     const noted = sql`
       update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
-      where id = any(${write.dataStarted}::text[])`;
+      where id = any(${rows.notedRecipientIds}::text[]) and message_id in (
+        select m.id from messages as m, jsonb_to_recordset(${rows.leases}::jsonb) as v(id text, owner text)
+        where m.id = v.id and m.id = any(${write.dataStarted.map((note) => note.messageId)}::text[])
+          and m.status = 'sending' and m.lease_owner = v.owner and m.lease_until > ${write.at}
+        for share of m)
+      returning message_id`;
     if (write.sent.length === 0) {
-      await noted.execute(db);
-      return;
+      const { rows: notedRows } = await sql<{ message_id: string }>`${noted}`.execute(db);
+      return new Set(notedRows.map((row) => row.message_id));
     }
     const accepted = sql`
       update message_recipients as r
@@ -250,19 +288,31 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
         account_id text, message_id text, contact_id text, payload text, actor_id text,
         caused_by_rule_id text, rule_depth integer, created_at timestamptz)
       where v.message_id in (select id from closed)`;
-    await (
-      write.dataStarted.length === 0
-        ? sql`with accepted as (${accepted}), closed as (${closed} returning m.id) ${announced}`
-        : sql`with noted as (${noted}), accepted as (${accepted}), closed as (${closed} returning m.id) ${announced}`
-    ).execute(db);
-    return;
+    if (write.dataStarted.length === 0) {
+      await sql`with accepted as (${accepted}), closed as (${closed} returning m.id) ${announced}`.execute(
+        db,
+      );
+      return new Set();
+    }
+    const { rows: notedRows } = await sql<{ message_id: string }>`
+      with noted as (${noted}), accepted as (${accepted}), closed as (${closed} returning m.id),
+        announced as (${announced})
+      select message_id from noted`.execute(db);
+    return new Set(notedRows.map((row) => row.message_id));
   }
+  const notedIds = new Set<string>();
   if (write.dataStarted.length > 0) {
-    await sql`
+    const { rows: notedRows } = await sql<{ message_id: string }>`
       update message_recipients set data_started_at = ${write.at}, updated_at = ${write.at}
-      where id in (select value from json_each(${JSON.stringify(write.dataStarted)}))`.execute(db);
+      where id in (select value from json_each(${JSON.stringify(rows.notedRecipientIds)}))
+        and message_id in (
+          select m.id from messages as m, json_each(${rows.leases}) as v
+          where m.id = v.value ->> 'id' and +m.status = 'sending' and m.lease_owner = v.value ->> 'owner'
+            and m.lease_until > ${write.at})
+      returning message_id`.execute(db);
+    for (const row of notedRows) notedIds.add(row.message_id);
   }
-  if (write.sent.length === 0) return;
+  if (write.sent.length === 0) return notedIds;
   await sql`
     update message_recipients
     set status = 'accepted', reply_code = v.code, reply_enhanced = v.enhanced, reply_text = v.text,
@@ -291,4 +341,5 @@ export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalW
     db,
     write.sent.flatMap((outcome) => (closedIds.has(outcome.messageId) ? outcome.events : [])),
   );
+  return notedIds;
 }

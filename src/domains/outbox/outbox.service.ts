@@ -102,6 +102,14 @@ const NOTE_WRITES_AT_ONCE = 4;
 
 export type OutboxService = ReturnType<typeof createOutboxService>;
 
+/** The worker's lease on a message ended before its DATA: another worker may have claimed it. */
+export class LeaseLost extends Error {
+  constructor(readonly messageId: string) {
+    super(`The lease on message ${messageId} ended before its DATA; it was not sent.`);
+    this.name = 'LeaseLost';
+  }
+}
+
 /**
  * The dispatcher's store: claims, leases and the recorded outcome of every attempt. It knows no
  * SMTP; the dispatcher (src/workers/outbox-dispatcher.ts) brings the two together.
@@ -244,7 +252,7 @@ export function createOutboxService(deps: {
 
   /** The note before DATA (waited on), or one SMTP transaction's outcome with the message's close. */
   type JournalItem =
-    | { kind: 'dataStarted'; recipientIds: readonly string[] }
+    | { kind: 'dataStarted'; note: repo.DataNote }
     | { kind: 'sent'; outcome: repo.SentOutcome }
     | {
         kind: 'complete';
@@ -262,24 +270,24 @@ export function createOutboxService(deps: {
    * outcome is written leaves its message `sending` with the note of its DATA, which a takeover
    * turns into `uncertain`: never sent twice, never lost (ADR 006).
    */
-  async function writeJournal(items: JournalItem[]): Promise<void> {
+  async function writeJournal(items: JournalItem[]): Promise<Set<string>> {
     const write: repo.JournalWrite = {
-      dataStarted: items.flatMap((item) => (item.kind === 'dataStarted' ? item.recipientIds : [])),
+      dataStarted: items.flatMap((item) => (item.kind === 'dataStarted' ? [item.note] : [])),
       sent: items.flatMap((item) => (item.kind === 'sent' ? [item.outcome] : [])),
       at: stamp(),
     };
     const others = items.flatMap((item) => (item.kind === 'complete' ? [item] : []));
     // One statement needs no transaction around it: PostgreSQL's whole batch, SQLite's notes alone.
     if (others.length === 0 && (dialect === 'postgres' || write.sent.length === 0)) {
-      await repo.writeJournal(db, dialect, write);
-      return;
+      return repo.writeJournal(db, dialect, write);
     }
-    await db.transaction().execute(async (tx) => {
-      await repo.writeJournal(tx, dialect, write);
+    return db.transaction().execute(async (tx) => {
+      const noted = await repo.writeJournal(tx, dialect, write);
       for (const item of others) {
         await recordOutcomes(tx, item.message, item.recipients, item.outcomes);
         await close(tx, item.message, item.owner, item.recipients, item.reply, item.fileSentCopy);
       }
+      return noted;
     });
   }
   const journal = batchWrites(writeJournal, {
@@ -333,6 +341,9 @@ export function createOutboxService(deps: {
       let uncertain = 0;
       for (const { id } of await repo.findExpiredLeases(db, stamp())) {
         await db.transaction().execute(async (tx) => {
+          // Locked before its notes are read: a note being written now is then either seen here or
+          // refused (its lease check waits for this transaction), never missed while it goes out.
+          if (!(await repo.lockExpiredLease(tx, dialect, id, stamp()))) return;
           const maybeDelivered = await repo.hasUnsettledData(tx, id);
           const changed = await repo.updateLeasedMessage(tx, id, null, {
             status: maybeDelivered ? 'uncertain' : 'ready',
@@ -374,10 +385,12 @@ export function createOutboxService(deps: {
 
     /**
      * Durably noted before the first byte of the message goes out (after the server's 354). Marks
-     * asked for at the same moment share one statement and one commit.
+     * asked for at the same moment share one statement and one commit. Throws `LeaseLost` when
+     * `owner` no longer holds the message: then it must not be sent.
      */
-    dataStarted(recipientIds: readonly string[]): Promise<void> {
-      return notes.add({ kind: 'dataStarted', recipientIds });
+    async dataStarted(messageId: string, owner: string, recipientIds: readonly string[]): Promise<void> {
+      const noted = await notes.add({ kind: 'dataStarted', note: { messageId, owner, recipientIds } });
+      if (!noted.has(messageId)) throw new LeaseLost(messageId);
     },
 
     loadForSending,
@@ -399,7 +412,7 @@ export function createOutboxService(deps: {
      * Written behind: it resolves once committed, in a batch with others, and nothing need wait
      * for it but a worker about to stop (`flush`).
      */
-    complete(
+    async complete(
       message: Row<'messages'>,
       owner: string,
       recipients: Row<'message_recipients'>[],
@@ -410,13 +423,14 @@ export function createOutboxService(deps: {
       const plain =
         outcomes.length > 0 && outcomes.every((outcome) => outcome.accepted && outcome.reply === reply);
       if (!plain) {
-        return journal.add({ kind: 'complete', message, owner, recipients, outcomes, reply, fileSentCopy });
+        await journal.add({ kind: 'complete', message, owner, recipients, outcomes, reply, fileSentCopy });
+        return;
       }
       for (const outcome of outcomes) {
         const recipient = recipients.find((row) => row.id === outcome.recipientId);
         if (recipient) recipient.status = 'accepted';
       }
-      return journal.add({
+      await journal.add({
         kind: 'sent',
         outcome: {
           messageId: message.id,

@@ -2,20 +2,20 @@
  * Group commit: the writes asked for while others are running, or in the same turn of the event
  * loop, are made together, `concurrency` writes (one transaction, one commit each) at a time, one
  * unless said otherwise. Each caller's promise settles once the write that held its item has
- * committed, or failed with it.
+ * committed, with what that write returned, or failed with it.
  *
  * An urgent item (one its caller waits on before it may go on, such as the note before DATA) is
  * written at the next turn. Others may wait up to `delayMs` for company, unless `maxItems` are
  * already waiting: an outcome written behind costs no one any time, and its commit is shared.
  */
-export function batchWrites<Item>(
-  write: (items: Item[]) => Promise<void>,
+export function batchWrites<Item, Written = void>(
+  write: (items: Item[]) => Promise<Written>,
   options: { urgent(item: Item): boolean; delayMs: number; maxItems: number; concurrency?: number },
 ) {
   const concurrency = options.concurrency ?? 1;
   interface Waiting {
     item: Item;
-    resolve(): void;
+    resolve(written: Written): void;
     reject(error: unknown): void;
   }
   let waiting: Waiting[] = [];
@@ -30,7 +30,7 @@ export function batchWrites<Item>(
     waiting = [];
     urgent = false;
     const done = write(batch.map((entry) => entry.item)).then(
-      () => batch.forEach((entry) => entry.resolve()),
+      (written) => batch.forEach((entry) => entry.resolve(written)),
       (error: unknown) => batch.forEach((entry) => entry.reject(error)),
     );
     const running: Promise<void> = done.finally(() => {
@@ -65,8 +65,8 @@ export function batchWrites<Item>(
   }
 
   return {
-    add(item: Item): Promise<void> {
-      return new Promise<void>((resolve, reject) => {
+    add(item: Item): Promise<Written> {
+      return new Promise<Written>((resolve, reject) => {
         waiting.push({ item, resolve, reject });
         if (options.urgent(item)) urgent = true;
         schedule();

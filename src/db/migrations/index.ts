@@ -13,6 +13,7 @@ import * as webhooks from './011-webhooks.ts';
 import * as firstRun from './012-first-run.ts';
 import * as workerFleet from './013-worker-fleet.ts';
 import * as sessionsAndTokens from './014-sessions-and-tokens.ts';
+import * as passwordHolderIndex from './015-password-holder-index.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -39,6 +40,7 @@ const migrations: Record<string, DialectMigration> = {
   '012-first-run': firstRun,
   '013-worker-fleet': workerFleet,
   '014-sessions-and-tokens': sessionsAndTokens,
+  '015-password-holder-index': passwordHolderIndex,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -46,20 +46,27 @@ export function isLiveWorker(db: DbOrTx, id: string, aliveSince: Timestamp) {
  * passwords they held (a password kept in one process's memory died with it). Holders without a
  * worker row count as dead too: a process that took a password without being a worker.
  * `aliveSince: 'none'`: every worker but `except` is dead (SQLite, where one process runs them).
+ *
+ * Holds are swept (a read of every hold) only when a worker was buried just now or `sweepHolds`
+ * asks, as a worker that just joined does: a hold loses its worker only at a burial, and a worker
+ * buried while it stalled may have taken holds afterwards, which its return makes valid again.
  */
 export async function buryDeadWorkers(
   tx: DbOrTx,
-  { aliveSince, except }: { aliveSince: Timestamp | 'none'; except: string },
+  { aliveSince, except, sweepHolds }: { aliveSince: Timestamp | 'none'; except: string; sweepHolds: boolean },
 ): Promise<{ workers: number; holds: number; passwords: number }> {
   let deadWorkers = tx.deleteFrom('workers').where('id', '<>', except);
   if (aliveSince !== 'none') deadWorkers = deadWorkers.where('heartbeat_at', '<', aliveSince);
   const dead = await deadWorkers.returning('id').execute();
   const live = tx.selectFrom('workers').select('id');
-  const holds = await tx
-    .deleteFrom('account_holds')
-    .where('worker_id', 'not in', live)
-    .where('worker_id', '<>', except)
-    .executeTakeFirst();
+  const holds =
+    dead.length > 0 || sweepHolds
+      ? await tx
+          .deleteFrom('account_holds')
+          .where('worker_id', 'not in', live)
+          .where('worker_id', '<>', except)
+          .executeTakeFirst()
+      : { numDeletedRows: 0n };
   const passwords = await tx
     .updateTable('accounts')
     .set({ password_holder: null, memory_kinds: '' })

@@ -53,6 +53,7 @@ export function createFleetService(deps: {
         repo.buryDeadWorkers(tx, {
           aliveSince: dialect === 'sqlite' ? 'none' : aliveSince(),
           except: workerId,
+          sweepHolds: joined,
         }),
       );
       await repo.dropStrayHolds(db, workerId);

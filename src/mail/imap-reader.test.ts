@@ -388,6 +388,29 @@ describe('openImapReader against Dovecot', () => {
     expect(errors).toEqual([]);
   });
 
+  it('calls onNew at the start of a watch for mail that came after the cursor it was given, and only then', async () => {
+    const mailbox = await createMailbox();
+    await deliver(mailbox, 'INBOX', ['Read by the sync']);
+    const reader = await open(config(mailbox));
+    const { cursor } = await reader.fetchNew(null, everything);
+    const watchFrom = async (readUpTo: string | null) => {
+      let calls = 0;
+      const stop = await reader.watch!(
+        () => calls++,
+        () => undefined,
+        readUpTo,
+      );
+      await stop();
+      return calls;
+    };
+
+    expect(await watchFrom(cursor)).toBe(0);
+    await deliver(mailbox, 'INBOX', ['Came before the watch began']);
+    expect(await watchFrom(cursor)).toBe(1);
+    expect(await watchFrom(null)).toBe(1);
+    await reader.close();
+  });
+
   it('reports a watch connection that fails, once', async () => {
     const mailbox = await createMailbox();
     const relay = await startRelay();

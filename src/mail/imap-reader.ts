@@ -643,7 +643,11 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
       }
     });
 
-  async function watch(onNew: () => void, onError: (error: Error) => void): Promise<() => Promise<void>> {
+  async function watch(
+    onNew: () => void,
+    onError: (error: Error) => void,
+    readUpTo?: string | null,
+  ): Promise<() => Promise<void>> {
     if (closed) throw new Error('The IMAP reader is closed');
     const connection = await connect(config, 'watch', log, secrets);
     const { client } = connection;
@@ -655,9 +659,10 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
       await logOut(connection, config.timeoutMs);
     };
     watches.add(stop); // from here on close() ends it too
+    let inbox: MailboxObject;
     try {
       if (closed) throw new Error('The IMAP reader is closed');
-      await openFolder(client, 'INBOX', true);
+      inbox = await openFolder(client, 'INBOX', true);
     } catch (error) {
       await stop();
       throw closed ? new Error('The IMAP reader is closed') : toReaderError(error, secrets, connection.error);
@@ -671,13 +676,16 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
       log.warn({ code: readerError.code, err: readerError.message }, 'imap: the watch connection failed');
       onError(readerError);
     };
-    client.on('exists', (event: { count: number; prevCount: number }) => {
-      if (stopped || event.count <= event.prevCount) return;
+    const notify = () => {
       try {
         onNew();
       } catch (error) {
         log.warn({ err: error }, 'imap: the onNew callback of a watch threw');
       }
+    };
+    client.on('exists', (event: { count: number; prevCount: number }) => {
+      if (stopped || event.count <= event.prevCount) return;
+      notify();
     });
     client.on('error', fail);
     client.on('close', () =>
@@ -686,7 +694,16 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
           new ReaderError('INCOMING_PROTOCOL_ERROR', 'The server closed the watch connection'),
       ),
     );
+    if (readUpTo !== undefined && hasMailPast(inbox, readUpTo)) notify();
     return stop;
+  }
+
+  /** Whether INBOX, as the watch connection found it, has mail the cursor's reader has not read. */
+  function hasMailPast(inbox: MailboxObject, readUpTo: string | null): boolean {
+    if (!config.folders.includes('INBOX')) return false;
+    const read = parseCursor(readUpTo).folders.INBOX;
+    if (read?.uidValidity !== String(inbox.uidValidity)) return inbox.exists > 0;
+    return inbox.exists > 0 && inbox.uidNext > read.lastUid + 1;
   }
 
   async function close(): Promise<void> {

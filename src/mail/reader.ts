@@ -109,9 +109,15 @@ export interface MailReader {
   appendSent?(raw: Buffer): Promise<void>;
   /**
    * Waits for new mail in INBOX (IMAP IDLE) and calls `onNew` when some arrives, until the returned
-   * function is called or the connection fails (then `onError`). Absent when the server cannot.
+   * function is called or the connection fails (then `onError`). Given the cursor the caller has
+   * read up to, it also calls `onNew` once at the start when INBOX has mail past it: mail that came
+   * between the caller's read and the start of the watch. Absent when the server cannot.
    */
-  watch?(onNew: () => void, onError: (error: Error) => void): Promise<() => Promise<void>>;
+  watch?(
+    onNew: () => void,
+    onError: (error: Error) => void,
+    readUpTo?: string | null,
+  ): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

@@ -110,6 +110,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     const fetchAfter = (cursor: string | null) =>
       reader.fetchNew(cursor, { limit: settings.maxMessagesPerFetch, since, maxRawBytes: deps.maxRawBytes });
     let imported = 0;
+    let cursor = claim.cursor;
     // The next batch is on its way from the server while this one is parsed and stored.
     let next: Promise<FetchResult> | null = fetchAfter(claim.cursor);
     while (next) {
@@ -134,14 +135,17 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
         (tx) => mailboxes.saveCursor(tx, sender.id, owner, batch.cursor, items.length),
       );
       imported += outcome.placed;
+      cursor = batch.cursor;
     }
-    return imported;
+    return { imported, cursor };
   }
 
   async function startWatching(
     open: (config: ReaderConfig) => Promise<MailReader>,
     config: ReaderConfig,
     accountId: string,
+    /** What the sync before it read up to, when one did: mail since then is read at once. */
+    readUpTo?: string | null,
   ): Promise<void> {
     const print = fingerprint(config);
     const current = watchers.get(accountId);
@@ -172,6 +176,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
         logger.debug({ accountId, err: { message: error.message } }, 'IDLE ended');
         void reader.close().catch(() => undefined);
       },
+      readUpTo,
     );
   }
 
@@ -208,7 +213,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     let reader: MailReader | null = null;
     try {
       reader = await open(config);
-      const imported = await importNew(reader, sender, claim, signal);
+      const { imported, cursor } = await importNew(reader, sender, claim, signal);
       await fileSentCopies(reader, sender);
       const removals = await incoming.serverRemovals(sender.id, sender.settings.incoming);
       if (removals.length > 0) await reader.delete(removals.map((removal) => removal.serverId));
@@ -224,7 +229,7 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
       await mailboxes.finish(claim.accountId, owner, nextSyncInMs(sender));
       if (imported > 0) log.info({ imported }, 'mailbox synced');
       if (deps.idle && canWatch && !signal.aborted && holds(sender.id)) {
-        await startWatching(open, config, sender.id).catch((error: unknown) => {
+        await startWatching(open, config, sender.id, cursor).catch((error: unknown) => {
           log.debug({ err: error }, 'IDLE could not start; polling only');
         });
       }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
-import { startWorker, type PeriodicTask } from './runner.ts';
+import { backoffMs, startWorker, type PeriodicTask } from './runner.ts';
 
 const logger = createLogger('silent');
 
@@ -32,5 +32,13 @@ describe('the worker runner', () => {
     await stopped;
     expect(events).toEqual(['third run started', 'third run finished', 'stopped']);
     expect(runs).toBe(3);
+  });
+
+  it('backs off a failing task twice as long each time, but never beyond 10 s or its own interval', () => {
+    const waits = (intervalMs: number) =>
+      [0, 1, 2, 3, 4, 5, 6].map((failures) => backoffMs(intervalMs, failures));
+    expect(waits(1_000)).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+    expect(waits(5_000)).toEqual([5_000, 10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
+    expect(waits(60_000)).toEqual([60_000, 60_000, 60_000, 60_000, 60_000, 60_000, 60_000]);
   });
 });

@@ -14,7 +14,18 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
-const MAX_BACKOFF_FACTOR = 16;
+/**
+ * A failing task waits twice as long each time, up to this, or its own interval when that is
+ * longer: a broken dependency is not hammered, and once it is back (a database outage) work resumes
+ * within seconds. Unbounded doubling kept a 5-second heartbeat away for 80 s after an outage, long
+ * enough for the other workers to take the worker for dead.
+ */
+export const MAX_BACKOFF_MS = 10_000;
+
+/** How long a task waits before its next run, after `failures` failed runs in a row. */
+export function backoffMs(intervalMs: number, failures: number): number {
+  return Math.min(intervalMs * 2 ** failures, Math.max(intervalMs, MAX_BACKOFF_MS));
+}
 
 function sleep(ms: number, signal: AbortSignal, woken: { listener: (() => void) | null }): Promise<void> {
   return new Promise((resolve) => {
@@ -43,8 +54,7 @@ async function loop(task: PeriodicTask, signal: AbortSignal, logger: Logger): Pr
       failures += 1;
       logger.error({ err: error, task: task.name, failures }, 'task failed; backing off');
     }
-    // A failing task waits longer each time, so a broken dependency is not hammered.
-    await sleep(task.intervalMs * Math.min(2 ** failures, MAX_BACKOFF_FACTOR), signal, woken);
+    await sleep(backoffMs(task.intervalMs, failures), signal, woken);
   }
 }
 

@@ -18,6 +18,7 @@ import { createContainer } from '../src/container.ts';
 import { createLogger } from '../src/logger.ts';
 import { exited, startMailroom } from '../test/support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../test/support/dialects.ts';
+import { createSendingAccount } from '../test/support/outbox.ts';
 import { startSink } from './support/smtp-sink.ts';
 
 const { values } = parseArgs({
@@ -140,24 +141,11 @@ async function measure(workerCount: number, sinkPort: number): Promise<Run> {
   });
   const workers: Worker[] = [];
   try {
-    const { users, accounts, messages } = container.services;
-    const { user, organisation } = await users.createUserInOrganisation({
-      organisationName: 'Bench',
-      email: 'bench@bench.test',
-      password: 'bench-password',
-    });
-    const actor = { userId: user.id, orgId: organisation.id, role: 'admin' as const };
-    const senders: { id: string }[] = [];
-    for (let index = 0; index < accountCount; index++) {
-      senders.push(
-        await accounts.create(actor, {
-          type: 'own',
-          name: `Bench ${index}`,
-          email: `sender${index}@bench.test`,
-          smtp: { host: '127.0.0.1', port: sinkPort, security: 'none', requiresAuth: false },
-        }),
-      );
-    }
+    const { messages } = container.services;
+    const { actor, account, createAccount } = await createSendingAccount(container, 'Bench', sinkPort);
+    const senders: { id: string }[] = [account];
+    while (senders.length < accountCount)
+      senders.push(await createAccount(`sender${senders.length}@bench.test`));
     for (let start = 0; start < count; start += 1000) {
       await messages.queueBatch(
         actor,

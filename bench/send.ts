@@ -18,6 +18,7 @@ import { createLogger } from '../src/logger.ts';
 import { startWorker } from '../src/workers/runner.ts';
 import { createWorkerTasks } from '../src/workers/tasks.ts';
 import { createTestDatabase } from '../test/support/dialects.ts';
+import { createSendingAccount } from '../test/support/outbox.ts';
 import { startSink } from './support/smtp-sink.ts';
 
 const { values } = parseArgs({
@@ -72,22 +73,8 @@ async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Pro
   const container = await createContainer(config, { logger: createLogger('silent') });
   const app = await buildServer(container);
   const baseUrl = await app.listen({ port: 0, host: '127.0.0.1' });
-  const { users, accounts, auth } = container.services;
-  const { user, organisation } = await users.createUserInOrganisation({
-    organisationName: 'Bench',
-    email: 'bench@bench.test',
-    password: 'bench-password',
-  });
-  const { secret } = await auth.createApiTokenForEmail(user.email, 'bench');
-  const account = await accounts.create(
-    { userId: user.id, orgId: organisation.id, role: 'admin' },
-    {
-      type: 'own',
-      name: 'Bench',
-      email: 'bench@bench.test',
-      smtp: { host: '127.0.0.1', port, security: 'none', requiresAuth: false },
-    },
-  );
+  const { user, account } = await createSendingAccount(container, 'Bench', port);
+  const { secret } = await container.services.auth.createApiTokenForEmail(user.email, 'bench');
   const workers = createWorkerTasks(container);
   const worker = startWorker(workers.tasks, createLogger('silent'));
   try {

@@ -6,6 +6,7 @@ import { createContainer, type Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import { exited, startMailroom } from '../support/cli.ts';
 import { createTestDatabase, testPostgresUrl, type TestDatabase } from '../support/dialects.ts';
+import { createSendingAccount } from '../support/outbox.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const OUTAGE_MS = 30_000;
@@ -50,19 +51,8 @@ describe('a worker that loses its database for 30 s on postgres', () => {
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     const sinkPort = (sink.server.address() as AddressInfo).port;
 
-    const { users, accounts, messages } = container.services;
-    const { user, organisation } = await users.createUserInOrganisation({
-      organisationName: 'Outage',
-      email: 'owner@outage.test',
-      password: 'outage-password',
-    });
-    const actor = { userId: user.id, orgId: organisation.id, role: 'admin' as const };
-    const account = await accounts.create(actor, {
-      type: 'own',
-      name: 'Outage',
-      email: 'sender@outage.test',
-      smtp: { host: '127.0.0.1', port: sinkPort, security: 'none', requiresAuth: false },
-    });
+    const { messages } = container.services;
+    const { actor, account } = await createSendingAccount(container, 'Outage', sinkPort);
     queue = async (subject) =>
       (
         await messages.queue(

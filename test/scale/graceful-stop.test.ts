@@ -6,6 +6,7 @@ import { createContainer, type Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import { exited, startMailroom } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/dialects.ts';
+import { createSendingAccount } from '../support/outbox.ts';
 
 const MESSAGES = 12;
 const SINK_DELAY_MS = 700;
@@ -60,24 +61,12 @@ describe('a worker stopped with SIGTERM mid-send on postgres', () => {
   });
 
   it('finishes what is in flight, gives its leases back and exits in bounded time', async () => {
-    const { users, accounts, messages } = container.services;
-    const { user, organisation } = await users.createUserInOrganisation({
-      organisationName: 'Stop',
-      email: 'owner@stop.test',
-      password: 'stop-password',
-    });
-    const actor = { userId: user.id, orgId: organisation.id, role: 'admin' as const };
-    const account = await accounts.create(actor, {
-      type: 'own',
-      name: 'Stop',
-      email: 'sender@stop.test',
-      smtp: {
-        host: '127.0.0.1',
-        port: (sink.server.address() as AddressInfo).port,
-        security: 'none',
-        requiresAuth: false,
-      },
-    });
+    const { messages } = container.services;
+    const { actor, account } = await createSendingAccount(
+      container,
+      'Stop',
+      (sink.server.address() as AddressInfo).port,
+    );
     for (let index = 0; index < MESSAGES; index += 1) {
       await messages.queue(
         actor,

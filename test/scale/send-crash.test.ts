@@ -7,6 +7,7 @@ import { createContainer, type Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import { exited, startMailroom } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/dialects.ts';
+import { createSendingAccount } from '../support/outbox.ts';
 
 const MESSAGES = 2_000;
 const WORKERS = 3;
@@ -123,19 +124,8 @@ describe('three workers and a SIGKILL mid-run on postgres', () => {
   }
 
   it('delivers every message once, or holds it as uncertain, and loses none', async () => {
-    const { users, accounts, messages } = container.services;
-    const { user, organisation } = await users.createUserInOrganisation({
-      organisationName: 'Crash at scale',
-      email: 'owner@scale.test',
-      password: 'scale-password',
-    });
-    const actor = { userId: user.id, orgId: organisation.id, role: 'admin' as const };
-    const account = await accounts.create(actor, {
-      type: 'own',
-      name: 'Scale',
-      email: 'sender@scale.test',
-      smtp: { host: '127.0.0.1', port: sinkPort, security: 'none', requiresAuth: false },
-    });
+    const { messages } = container.services;
+    const { actor, account } = await createSendingAccount(container, 'Scale', sinkPort);
 
     const env = {
       ...database.env,

@@ -35,3 +35,26 @@ export async function sendDueMessages(container: Container): Promise<number> {
     await pool.close();
   }
 }
+
+/**
+ * An organisation with its admin, and an own account of it that sends without a login to the SMTP
+ * server on this machine's `smtpPort`: what every sending test and benchmark starts from.
+ */
+export async function createSendingAccount(container: Container, name: string, smtpPort: number) {
+  const domain = `${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}.test`;
+  const { user, organisation } = await container.services.users.createUserInOrganisation({
+    organisationName: name,
+    email: `owner@${domain}`,
+    password: `${domain}-password`,
+  });
+  const actor = { userId: user.id, orgId: organisation.id, role: 'admin' as const };
+  const createAccount = (email: string) =>
+    container.services.accounts.create(actor, {
+      type: 'own',
+      name,
+      email,
+      smtp: { host: '127.0.0.1', port: smtpPort, security: 'none', requiresAuth: false },
+    });
+  const account = await createAccount(`sender@${domain}`);
+  return { user, actor, account, createAccount };
+}

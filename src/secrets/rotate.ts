@@ -26,12 +26,14 @@ export interface RotationResult {
 
 export interface RotateOptions {
   pageSize?: number;
+  /** Rows of a page re-encrypted at once: each swap is a commit, which on PostgreSQL waits on the disk. */
+  rowsAtOnce?: number;
   /** How many times one row may change under us before the run gives up on it. */
   maxAttemptsPerRow?: number;
 }
 
 /**
- * Re-encrypts every secret that is not under the keyring's current key, one row at a time. Each
+ * Re-encrypts every secret that is not under the keyring's current key, a few rows at a time. Each
  * row is swapped by compare-and-set, so at any moment every row is either its old ciphertext or
  * its new one, both readable under the keyring: an interruption loses nothing, and running again
  * finishes the job (rows already current are only checked).
@@ -47,14 +49,23 @@ export async function rotateSecrets(
 ): Promise<RotationResult> {
   const pageSize = options.pageSize ?? 200;
   const maxAttempts = options.maxAttemptsPerRow ?? 10;
+  const rowsAtOnce = options.rowsAtOnce ?? 8;
   const result: RotationResult = { rotated: 0, alreadyCurrent: 0, unreadable: [] };
   let after: string | null = null;
   for (;;) {
     const page = await store.list(after, pageSize);
-    for (const row of page) {
-      await rotateRow(store, keyring, row, after, maxAttempts, result, log);
-      after = row.id;
+    for (let start = 0; start < page.length; start += rowsAtOnce) {
+      // Every swap of a handful ends before the run goes on or stops: none is left running behind it.
+      const swaps = await Promise.allSettled(
+        page.slice(start, start + rowsAtOnce).map((row, offset) => {
+          const before = start + offset === 0 ? after : page[start + offset - 1]!.id;
+          return rotateRow(store, keyring, row, before, maxAttempts, result, log);
+        }),
+      );
+      const failed = swaps.find((swap) => swap.status === 'rejected');
+      if (failed) throw failed.reason;
     }
+    after = page.at(-1)?.id ?? after;
     if (page.length > 0) {
       const checked = result.rotated + result.alreadyCurrent + result.unreadable.length;
       log(`checked ${checked} secret(s), up to id ${after}`);

@@ -4,6 +4,7 @@ import { ErrorNotice } from './components/ErrorNotice.tsx';
 import { Shell } from './components/Shell.tsx';
 import { AccountSettingsPage } from './pages/AccountSettingsPage.tsx';
 import { AccountsPage } from './pages/AccountsPage.tsx';
+import { ApiTokensPage } from './pages/ApiTokensPage.tsx';
 import { AdminAccountsPage } from './pages/AdminAccountsPage.tsx';
 import { AddAccountPage } from './pages/AddAccountPage.tsx';
 import { AutomationPage } from './pages/AutomationPage.tsx';
@@ -58,6 +59,7 @@ export function App() {
         <Route path="/contacts/:id" element={<ContactPage />} />
         <Route path="/automation" element={<AutomationPage />} />
         <Route path="/automation/:tab" element={<AutomationPage />} />
+        <Route path="/settings/tokens" element={<ApiTokensPage />} />
         <Route path="*" element={<NotFoundPage />} />
       </Route>
     </Routes>

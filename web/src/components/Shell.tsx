@@ -14,6 +14,7 @@ import {
   IconAddressBook,
   IconBolt,
   IconChevronDown,
+  IconKey,
   IconLogout,
   IconMail,
   IconMailbox,
@@ -95,6 +96,14 @@ export function Shell({ me }: { me: NonNullable<Me> }) {
                 {me.user.email}
                 <VisuallyHidden>, {me.user.role}</VisuallyHidden>
               </Menu.Label>
+              <Menu.Item
+                component={Link}
+                to="/settings/tokens"
+                leftSection={<IconKey size={16} aria-hidden />}
+              >
+                API tokens
+              </Menu.Item>
+              <Menu.Divider />
               <Menu.Item leftSection={<IconLogout size={16} aria-hidden />} onClick={() => void logOut()}>
                 Log out
               </Menu.Item>

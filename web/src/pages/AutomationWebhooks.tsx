@@ -4,8 +4,6 @@ import {
   Badge,
   Button,
   Card,
-  Code,
-  CopyButton,
   Group,
   Modal,
   MultiSelect,
@@ -24,6 +22,7 @@ import { api, ApiError, type EventType, type WebhookEndpoint } from '../api.ts';
 import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
+import { SecretValue } from '../components/SecretValue.tsx';
 import { formatDateTime } from '../format.ts';
 import { eventTypeLabels, eventTypeOptions } from './AutomationRules.tsx';
 
@@ -35,19 +34,7 @@ function SecretOnce({ secret, onClose }: { secret: string | null; onClose: () =>
         <Alert color="yellow" variant="light">
           Copy it now: it is shown only this once. Receivers check each delivery’s Mailroom-Signature with it.
         </Alert>
-        <Code block data-testid="webhook-secret" style={{ overflowWrap: 'anywhere', whiteSpace: 'pre-wrap' }}>
-          {secret}
-        </Code>
-        <Group justify="flex-end">
-          <CopyButton value={secret ?? ''}>
-            {({ copied, copy }) => (
-              <Button variant="light" onClick={copy}>
-                {copied ? 'Copied' : 'Copy'}
-              </Button>
-            )}
-          </CopyButton>
-          <Button onClick={onClose}>Done</Button>
-        </Group>
+        <SecretValue secret={secret ?? ''} testId="webhook-secret" doneLabel="Done" onDone={onClose} />
       </Stack>
     </Modal>
   );

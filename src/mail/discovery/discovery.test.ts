@@ -104,31 +104,37 @@ function waitForEvents(match: (event: DiscoveryEvent) => boolean, count: number)
   };
 }
 
+/**
+ * An autoconfig file naming the mail peers' IMAP and submission servers on localhost, both with
+ * TLS on connect (SSL) or both with STARTTLS.
+ */
+function peerServers(domain: string, socketType: 'SSL' | 'STARTTLS'): Answer {
+  const tls = socketType === 'SSL';
+  return xml(
+    clientConfig(domain, [
+      {
+        kind: 'incoming',
+        type: 'imap',
+        host: 'localhost',
+        port: tls ? mailPeers.ports.imaps : mailPeers.ports.imap,
+        socketType,
+      },
+      {
+        kind: 'outgoing',
+        type: 'smtp',
+        host: 'localhost',
+        port: tls ? mailPeers.ports.submissions : mailPeers.ports.submission,
+        socketType,
+      },
+    ]),
+  );
+}
+
 describe('every source', () => {
   it("finds the servers in the domain's autoconfig, asked with the address, and logs in", async () => {
     const domain = 'ac.test';
     zone.a.set(`autoconfig.${domain}`, loopback);
-    routes.set(
-      `autoconfig.${domain}/mail/config-v1.1.xml`,
-      xml(
-        clientConfig(domain, [
-          {
-            kind: 'incoming',
-            type: 'imap',
-            host: 'localhost',
-            port: mailPeers.ports.imaps,
-            socketType: 'SSL',
-          },
-          {
-            kind: 'outgoing',
-            type: 'smtp',
-            host: 'localhost',
-            port: mailPeers.ports.submissions,
-            socketType: 'SSL',
-          },
-        ]),
-      ),
-    );
+    routes.set(`autoconfig.${domain}/mail/config-v1.1.xml`, peerServers(domain, 'SSL'));
     const result = await discoverer()({ email: addressAt(domain), password: mailbox.password });
 
     expect(result.settings).toEqual({
@@ -263,27 +269,7 @@ describe('every source', () => {
 
   it('asks the ISP database by domain', async () => {
     const domain = 'isp.test';
-    routes.set(
-      `localhost/v1.1/${domain}`,
-      xml(
-        clientConfig(domain, [
-          {
-            kind: 'incoming',
-            type: 'imap',
-            host: 'localhost',
-            port: mailPeers.ports.imap,
-            socketType: 'STARTTLS',
-          },
-          {
-            kind: 'outgoing',
-            type: 'smtp',
-            host: 'localhost',
-            port: mailPeers.ports.submission,
-            socketType: 'STARTTLS',
-          },
-        ]),
-      ),
-    );
+    routes.set(`localhost/v1.1/${domain}`, peerServers(domain, 'STARTTLS'));
     const result = await discoverer()({ email: addressAt(domain), password: mailbox.password });
     expect(server(chosen(result, 'incoming'))).toBe(`imap localhost:${mailPeers.ports.imap} starttls`);
     expect(chosen(result, 'incoming')?.sources[0]?.source).toBe('ispdb');
@@ -529,27 +515,7 @@ describe('conflicting answers', () => {
   it('TLS on connect beats STARTTLS when both work, and the loser stays in the evidence', async () => {
     const domain = 'conflict.test';
     zone.a.set(`autoconfig.${domain}`, loopback);
-    routes.set(
-      `autoconfig.${domain}/mail/config-v1.1.xml`,
-      xml(
-        clientConfig(domain, [
-          {
-            kind: 'incoming',
-            type: 'imap',
-            host: 'localhost',
-            port: mailPeers.ports.imap,
-            socketType: 'STARTTLS',
-          },
-          {
-            kind: 'outgoing',
-            type: 'smtp',
-            host: 'localhost',
-            port: mailPeers.ports.submission,
-            socketType: 'STARTTLS',
-          },
-        ]),
-      ),
-    );
+    routes.set(`autoconfig.${domain}/mail/config-v1.1.xml`, peerServers(domain, 'STARTTLS'));
     zone.srv.set(`_imaps._tcp.${domain}`, [
       { priority: 0, weight: 0, port: mailPeers.ports.imaps, target: 'localhost' },
     ]);

@@ -1,64 +1,42 @@
-import {
-  ActionIcon,
-  Badge,
-  Button,
-  Card,
-  Group,
-  Menu,
-  SegmentedControl,
-  Select,
-  Skeleton,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core';
-import { useDebouncedValue, useDisclosure, useMediaQuery } from '@mantine/hooks';
+import { ActionIcon, Badge, Button, Group, Menu, Stack, Table, Text, Title } from '@mantine/core';
+import { useDisclosure, useDocumentTitle, useMediaQuery } from '@mantine/hooks';
 import { notifications } from '@mantine/notifications';
-import { IconDots, IconPlus, IconSearch, IconSettings, IconStar, IconTrash } from '@tabler/icons-react';
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useState } from 'react';
+import { IconDots, IconPlus, IconSettings, IconStar, IconTrash } from '@tabler/icons-react';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
+import { useState, type ComponentProps } from 'react';
 import { Link } from 'react-router';
-import { useUrlFilters } from '../url-filters.ts';
+import { readChoice, readPage, useListFilters, useTypedFilter } from '../list-filters.ts';
+import { usePagedList } from '../paged-list.ts';
 import { api, type AccountQuery, type AccountRow } from '../api.ts';
 import { AddMarketingAccount } from '../components/AddMarketingAccount.tsx';
 import { AccountStateCells, HealthBadge, StatusBadge } from '../components/Badges.tsx';
 import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
+import { Day } from '../components/Day.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
-import { ListFooter } from '../components/ListFooter.tsx';
-import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
-import { formatDate, formatDateTime, label } from '../format.ts';
+import { FilterBar, SearchInput, SegmentedFilter, StatusFilter } from '../components/FilterBar.tsx';
+import { CardHead, CardList, ListCard } from '../components/CardList.tsx';
+import { ListResults, NoMatches } from '../components/ListResults.tsx';
+import { ListTable, type Column } from '../components/ListTable.tsx';
+import { errorText } from '../components/ErrorNotice.tsx';
+import { formatDate, label } from '../format.ts';
 
 const PAGE_SIZE = 25;
-const types = ['all', 'marketing', 'own'] as const;
-const scopes = ['any', 'personal', 'team'] as const;
+const types = { all: 'All', marketing: 'Marketing', own: 'Own' };
+const scopes = { any: 'Any', personal: 'Personal', team: 'Team' };
 const statuses = ['pending_approval', 'active', 'rejected', 'disabled'] as const;
 
 type Filters = { q: string; type: string; scope: string; status: string; page: number };
 
+const defaults: Filters = { q: '', type: 'all', scope: 'any', status: 'any', page: 1 };
+
 function readFilters(params: URLSearchParams): Filters {
-  const pick = (name: string, allowed: readonly string[], fallback: string) => {
-    const value = params.get(name) ?? fallback;
-    return allowed.includes(value) ? value : fallback;
-  };
   return {
     q: params.get('q') ?? '',
-    type: pick('type', types, 'all'),
-    scope: pick('scope', scopes, 'any'),
-    status: pick('status', ['any', ...statuses], 'any'),
-    page: Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1),
+    type: readChoice(params, 'type', Object.keys(types), 'all'),
+    scope: readChoice(params, 'scope', Object.keys(scopes), 'any'),
+    status: readChoice(params, 'status', statuses, 'any'),
+    page: readPage(params),
   };
-}
-
-function writeFilters(filters: Filters): URLSearchParams {
-  const params = new URLSearchParams();
-  if (filters.q) params.set('q', filters.q);
-  if (filters.type !== 'all') params.set('type', filters.type);
-  if (filters.scope !== 'any') params.set('scope', filters.scope);
-  if (filters.status !== 'any') params.set('status', filters.status);
-  if (filters.page > 1) params.set('page', String(filters.page));
-  return params;
 }
 
 function toQuery(filters: Filters): AccountQuery {
@@ -136,143 +114,96 @@ function NameCell({ account }: { account: AccountRow }) {
   );
 }
 
-function AccountsTable({
-  rows,
-  loading,
-  onDelete,
-}: {
-  rows: AccountRow[];
-  loading: boolean;
-  onDelete: (account: AccountRow) => void;
-}) {
+const columns: Column[] = [
+  'Name',
+  'Address',
+  'Type',
+  'Scope',
+  'Owner',
+  'Created',
+  'Status',
+  'Sending',
+  'Receiving',
+  { title: 'Actions', hidden: true },
+];
+
+/** What the table and the cards show: the rows, or that they are loading. */
+type RowsProps = { rows: AccountRow[]; loading: boolean; onDelete: (account: AccountRow) => void };
+
+function AccountsTable({ rows, loading, onDelete }: RowsProps) {
   return (
-    <Table.ScrollContainer minWidth={1000} type="native">
-      <Table
-        verticalSpacing="xs"
-        horizontalSpacing={6}
-        highlightOnHover
-        aria-label="Email accounts"
-        aria-busy={loading}
-      >
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>Name</Table.Th>
-            <Table.Th>Address</Table.Th>
-            <Table.Th>Type</Table.Th>
-            <Table.Th>Scope</Table.Th>
-            <Table.Th>Owner</Table.Th>
-            <Table.Th>Created</Table.Th>
-            <Table.Th>Status</Table.Th>
-            <Table.Th>Sending</Table.Th>
-            <Table.Th>Receiving</Table.Th>
-            <Table.Th>
-              <span className="visually-hidden">Actions</span>
-            </Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {loading
-            ? Array.from({ length: 8 }, (_, index) => (
-                <Table.Tr key={index} data-testid="skeleton-row">
-                  {Array.from({ length: 10 }, (_, cell) => (
-                    <Table.Td key={cell}>
-                      <Skeleton h={18} my={3} w={cell === 9 ? 24 : '80%'} />
-                    </Table.Td>
-                  ))}
-                </Table.Tr>
-              ))
-            : rows.map((account) => (
-                <Table.Tr key={account.id} data-testid="account-row">
-                  <Table.Td>
-                    <NameCell account={account} />
-                  </Table.Td>
-                  <Table.Td>
-                    <Text size="sm" truncate maw={200} title={account.email}>
-                      {account.email}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>{label(account.type)}</Table.Td>
-                  <Table.Td>{label(account.scope)}</Table.Td>
-                  <Table.Td>
-                    <Text size="sm" truncate maw={160} title={account.owner.email}>
-                      {account.owner.name}
-                    </Text>
-                  </Table.Td>
-                  <Table.Td>
-                    <Text
-                      size="sm"
-                      title={formatDateTime(account.createdAt)}
-                      style={{ whiteSpace: 'nowrap' }}
-                    >
-                      {formatDate(account.createdAt)}
-                    </Text>
-                  </Table.Td>
-                  <AccountStateCells account={account} />
-                  <Table.Td>
-                    <RowActions account={account} onDelete={onDelete} />
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ListTable
+      label="Email accounts"
+      columns={columns}
+      loading={loading}
+      minWidth={1000}
+      horizontalSpacing={6}
+    >
+      {rows.map((account) => (
+        <Table.Tr key={account.id} data-testid="account-row">
+          <Table.Td>
+            <NameCell account={account} />
+          </Table.Td>
+          <Table.Td>
+            <Text size="sm" truncate maw={200} title={account.email}>
+              {account.email}
+            </Text>
+          </Table.Td>
+          <Table.Td>{label(account.type)}</Table.Td>
+          <Table.Td>{label(account.scope)}</Table.Td>
+          <Table.Td>
+            <Text size="sm" truncate maw={160} title={account.owner.email}>
+              {account.owner.name}
+            </Text>
+          </Table.Td>
+          <Table.Td>
+            <Day iso={account.createdAt} />
+          </Table.Td>
+          <AccountStateCells account={account} />
+          <Table.Td>
+            <RowActions account={account} onDelete={onDelete} />
+          </Table.Td>
+        </Table.Tr>
+      ))}
+    </ListTable>
+  );
+}
+
+/** A health badge with its direction written before it, where no column header names it. */
+function LabelledHealth(props: ComponentProps<typeof HealthBadge>) {
+  return (
+    <Group gap={4} wrap="nowrap">
+      <Text size="xs" c="dimmed">
+        {props.direction}
+      </Text>
+      <HealthBadge {...props} />
+    </Group>
   );
 }
 
 /** The same rows as cards, for narrow screens. */
-function AccountCards({
-  rows,
-  loading,
-  onDelete,
-}: {
-  rows: AccountRow[];
-  loading: boolean;
-  onDelete: (account: AccountRow) => void;
-}) {
-  if (loading) {
-    return (
-      <Stack gap="sm" aria-busy>
-        {Array.from({ length: 5 }, (_, index) => (
-          <Skeleton key={index} h={132} radius="md" data-testid="skeleton-row" />
-        ))}
-      </Stack>
-    );
-  }
+function AccountCards({ rows, loading, onDelete }: RowsProps) {
   return (
-    <Stack gap="sm" component="ul" p={0} m={0} style={{ listStyle: 'none' }} aria-label="Email accounts">
+    <CardList label="Email accounts" loading={loading} skeletons={{ count: 5, height: 132 }}>
       {rows.map((account) => (
-        <Card key={account.id} withBorder component="li" padding="sm" data-testid="account-row">
-          <Group justify="space-between" wrap="nowrap" align="flex-start">
-            <Stack gap={2} style={{ minWidth: 0 }}>
-              <NameCell account={account} />
-              <Text size="sm" c="dimmed" truncate>
-                {account.email}
-              </Text>
-            </Stack>
-            <RowActions account={account} onDelete={onDelete} />
-          </Group>
+        <ListCard key={account.id} testId="account-row">
+          <CardHead
+            title={<NameCell account={account} />}
+            line={account.email}
+            actions={<RowActions account={account} onDelete={onDelete} />}
+          />
           <Text size="xs" c="dimmed" mt={6}>
             {label(account.type)} · {label(account.scope)} · {account.owner.name} · created{' '}
             {formatDate(account.createdAt)}
           </Text>
           <Group gap="xs" mt={8}>
             <StatusBadge status={account.status} />
-            <Group gap={4} wrap="nowrap">
-              <Text size="xs" c="dimmed">
-                Sending
-              </Text>
-              <HealthBadge direction="Sending" health={account.health.outgoing} />
-            </Group>
-            <Group gap={4} wrap="nowrap">
-              <Text size="xs" c="dimmed">
-                Receiving
-              </Text>
-              <HealthBadge direction="Receiving" health={account.health.incoming} />
-            </Group>
+            <LabelledHealth direction="Sending" health={account.health.outgoing} />
+            <LabelledHealth direction="Receiving" health={account.health.incoming} />
           </Group>
-        </Card>
+        </ListCard>
       ))}
-    </Stack>
+    </CardList>
   );
 }
 
@@ -309,33 +240,35 @@ function DeleteAccount({ account, onClose }: { account: AccountRow | null; onClo
 }
 
 export function AccountsPage() {
-  const [filters, update, clearFilters] = useUrlFilters(readFilters, writeFilters);
-  const [search, setSearch] = useState(filters.q);
-  const [debounced] = useDebouncedValue(search, 250);
+  const { filters, update, clear, bind, filtered, paging } = useListFilters(readFilters, defaults, PAGE_SIZE);
+  const [search, setSearch] = useTypedFilter(filters.q, (q) => update({ q }));
   const narrow = useMediaQuery('(max-width: 64em)');
   const [adding, addingControls] = useDisclosure(false);
   const [deleting, setDeleting] = useState<AccountRow | null>(null);
 
-  useEffect(() => {
-    document.title = 'Accounts · Mailroom';
-  }, []);
-
-  useEffect(() => {
-    if (debounced !== filters.q) update({ q: debounced });
-    // Only the typed text drives this; the filters are read fresh from the address.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [debounced]);
+  useDocumentTitle('Accounts · Mailroom');
 
   const query = toQuery(filters);
-  const accounts = useQuery({
-    queryKey: ['accounts', query],
-    queryFn: () => api.accounts(query),
-    placeholderData: keepPreviousData,
-  });
-  const rows = accounts.data?.items ?? [];
-  const total = accounts.data?.total ?? 0;
-  const filtered =
-    filters.q !== '' || filters.type !== 'all' || filters.scope !== 'any' || filters.status !== 'any';
+  const accounts = usePagedList({ queryKey: ['accounts', query], queryFn: () => api.accounts(query) });
+  const view: RowsProps = { rows: accounts.rows, loading: accounts.list.isPending, onDelete: setDeleting };
+  const clearAll = () => {
+    setSearch('');
+    clear();
+  };
+  const empty = filtered ? (
+    <NoMatches title="No accounts match" q={filters.q} onClear={clearAll} />
+  ) : (
+    <EmptyState
+      title="No accounts yet"
+      action={
+        <Button variant="light" onClick={addingControls.open}>
+          Add marketing account
+        </Button>
+      }
+    >
+      Accounts you may send from, yours and your team&apos;s, appear here.
+    </EmptyState>
+  );
 
   return (
     <Stack gap="md">
@@ -353,118 +286,16 @@ export function AccountsPage() {
         </Group>
       </Group>
 
-      <Group gap="sm" align="flex-end" wrap="wrap" role="search" aria-label="Filter accounts">
-        <TextInput
-          label="Search"
-          placeholder="Name or address"
-          leftSection={<IconSearch size={16} aria-hidden />}
-          value={search}
-          onChange={(event) => setSearch(event.currentTarget.value)}
-          w={{ base: '100%', sm: 260 }}
-          type="search"
-        />
-        <Stack gap={4}>
-          <Text size="sm" fw={500} id="type-filter">
-            Type
-          </Text>
-          <SegmentedControl
-            aria-labelledby="type-filter"
-            value={filters.type}
-            onChange={(type) => update({ type })}
-            data={[
-              { value: 'all', label: 'All' },
-              { value: 'marketing', label: 'Marketing' },
-              { value: 'own', label: 'Own' },
-            ]}
-          />
-        </Stack>
-        <Stack gap={4}>
-          <Text size="sm" fw={500} id="scope-filter">
-            Scope
-          </Text>
-          <SegmentedControl
-            aria-labelledby="scope-filter"
-            value={filters.scope}
-            onChange={(scope) => update({ scope })}
-            data={[
-              { value: 'any', label: 'Any' },
-              { value: 'personal', label: 'Personal' },
-              { value: 'team', label: 'Team' },
-            ]}
-          />
-        </Stack>
-        <Select
-          label="Status"
-          value={filters.status}
-          onChange={(status) => update({ status: status ?? 'any' })}
-          allowDeselect={false}
-          w={{ base: '100%', xs: 190 }}
-          data={[
-            { value: 'any', label: 'Any status' },
-            ...statuses.map((status) => ({ value: status, label: label(status) })),
-          ]}
-        />
-      </Group>
+      <FilterBar label="Filter accounts">
+        <SearchInput value={search} onChange={setSearch} w={{ base: '100%', sm: 260 }} />
+        <SegmentedFilter label="Type" data={types} {...bind('type')} />
+        <SegmentedFilter label="Scope" data={scopes} {...bind('scope')} />
+        <StatusFilter statuses={statuses} words={label} width={190} {...bind('status')} />
+      </FilterBar>
 
-      {accounts.isError ? (
-        <ErrorNotice error={accounts.error} onRetry={() => void accounts.refetch()} />
-      ) : !accounts.isPending && rows.length === 0 ? (
-        <Card withBorder>
-          {filtered ? (
-            <EmptyState
-              title="No accounts match"
-              action={
-                <Button
-                  variant="light"
-                  onClick={() => {
-                    setSearch('');
-                    clearFilters();
-                  }}
-                >
-                  Clear search and filters
-                </Button>
-              }
-            >
-              Nothing matches {filters.q ? `“${filters.q}”` : 'these filters'}. Try fewer letters or another
-              filter.
-            </EmptyState>
-          ) : (
-            <EmptyState
-              title="No accounts yet"
-              action={
-                <Button variant="light" onClick={addingControls.open}>
-                  Add marketing account
-                </Button>
-              }
-            >
-              Accounts you may send from, yours and your team&apos;s, appear here.
-            </EmptyState>
-          )}
-        </Card>
-      ) : (
-        <Card
-          withBorder
-          padding={narrow ? 'xs' : 0}
-          style={{ opacity: accounts.isPlaceholderData ? 0.6 : 1 }}
-        >
-          {narrow ? (
-            <AccountCards rows={rows} loading={accounts.isPending} onDelete={setDeleting} />
-          ) : (
-            <AccountsTable rows={rows} loading={accounts.isPending} onDelete={setDeleting} />
-          )}
-        </Card>
-      )}
-
-      <ListFooter
-        noun="accounts"
-        loading={accounts.isPending}
-        page={filters.page}
-        pageSize={PAGE_SIZE}
-        shown={rows.length}
-        total={total}
-        narrow={narrow}
-        onPage={(page) => update({ page })}
-      />
+      <ListResults paged={accounts} noun="accounts" paging={paging} narrow={narrow} empty={empty} cards>
+        {narrow ? <AccountCards {...view} /> : <AccountsTable {...view} />}
+      </ListResults>
 
       <AddMarketingAccount opened={adding} onClose={addingControls.close} />
       <DeleteAccount account={deleting} onClose={() => setDeleting(null)} />

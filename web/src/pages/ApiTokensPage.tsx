@@ -19,6 +19,7 @@ import { useEffect, useRef, useState } from 'react';
 import { api, type ApiToken, type TokenScope } from '../api.ts';
 import { ConfirmDelete } from '../components/ConfirmDelete.tsx';
 import { CreateApiToken } from '../components/CreateApiToken.tsx';
+import { Day } from '../components/Day.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice } from '../components/ErrorNotice.tsx';
 import { SecretValue } from '../components/SecretValue.tsx';
@@ -32,15 +33,6 @@ function ScopeBadge({ scope }: { scope: TokenScope }) {
     <Badge size="sm" variant="light" color={scopeColour[scope]} data-testid="token-scope">
       {scope}
     </Badge>
-  );
-}
-
-/** A day, with its time on hover. */
-function Day({ iso }: { iso: string }) {
-  return (
-    <Text size="sm" title={formatDateTime(iso)} style={{ whiteSpace: 'nowrap' }}>
-      {formatDate(iso)}
-    </Text>
   );
 }
 

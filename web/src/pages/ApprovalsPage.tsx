@@ -18,7 +18,7 @@ import { IconCheck, IconX } from '@tabler/icons-react';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, ApiError, type AdminAccountRow, type DomainCheck } from '../api.ts';
-import { AdminTabs } from '../components/AdminTabs.tsx';
+import { AdminPageHead } from '../components/AdminPageHead.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
 import { ErrorNotice, errorText } from '../components/ErrorNotice.tsx';
 import { formatCount, formatDateTime, label } from '../format.ts';
@@ -248,16 +248,10 @@ export function ApprovalsPage() {
   const total = pending.data?.total ?? 0;
   return (
     <Stack gap="md">
-      <AdminTabs current="/admin" />
-      <div>
-        <Title order={1} size="h2">
-          Approval queue
-        </Title>
-        <Text c="dimmed" size="sm">
-          Marketing accounts waiting for approval. Check that each sending domain lets the platform send for
-          it before you approve.
-        </Text>
-      </div>
+      <AdminPageHead current="/admin" title="Approval queue">
+        Marketing accounts waiting for approval. Check that each sending domain lets the platform send for it
+        before you approve.
+      </AdminPageHead>
       {pending.isError ? (
         <ErrorNotice error={pending.error} onRetry={() => void pending.refetch()} />
       ) : pending.isPending ? (

@@ -157,6 +157,16 @@ const message = (body: string) =>
     'utf8',
   );
 
+/**
+ * A header line that makes its header block count `size` bytes against the parser's cap, beside
+ * message()'s four header lines or a part's Content-Type: the parser counts a short line as 64
+ * bytes (so that a flood of tiny lines is bounded too), and each CRLF.
+ */
+function bigHeaderLine(size: number, inPart: boolean): string {
+  const others = inPart ? 64 : 4 * 64;
+  return `X-Big: ${'a'.repeat(Math.max(0, size - others - 2 - 'X-Big: '.length))}`;
+}
+
 /** A text part inside `depth` multiparts, each holding `width - 1` empty text parts beside it. */
 function tree(depth: number, width: number): { raw: Buffer; nodes: number } {
   let body = 'Content-Type: text/plain\r\n\r\nleaf';
@@ -225,7 +235,7 @@ describe('received mail, hostile', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: -4096, max: 4096 }), fc.boolean(), async (delta, inPart) => {
         const size = PARSE_LIMITS.maxHeadBytes + delta;
-        const line = `X-Big: ${'a'.repeat(Math.max(0, size - 200))}`;
+        const line = bigHeaderLine(size, inPart);
         const raw = inPart
           ? message(
               `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${line}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n`,
@@ -237,5 +247,23 @@ describe('received mail, hostile', () => {
       }),
       { numRuns: 20 },
     );
+  });
+
+  it('counts a header block’s bytes to the cap, just under and just over it, at the top and in a part', async () => {
+    for (const inPart of [false, true]) {
+      for (const [delta, ok] of [
+        [-40, true],
+        [40, false],
+      ] as const) {
+        const size = PARSE_LIMITS.maxHeadBytes + delta;
+        const line = bigHeaderLine(size, inPart);
+        const raw = inPart
+          ? message(
+              `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${line}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n`,
+            )
+          : message(`${line}\r\n\r\nhi`);
+        expect((await readIncoming(raw)).ok, `${inPart ? 'part' : 'message'} ${delta}`).toBe(ok);
+      }
+    }
   });
 });

@@ -136,6 +136,26 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
   /** Past every account's next poll, as time passing would be. */
   const later = () => testApp.current.clock.advance(3_600_000);
 
+  it('finds received mail by words of its subject or by its sender, whatever the case, % and _ taken as written', async () => {
+    const mailbox = await createMailbox();
+    const accountId = await addAccount(mailbox);
+    await deliver(mailbox, [
+      mail({ from: 'Carla Cortez <carla@orders.test>', to: mailbox.address, subject: 'Order 1187 shipped' }),
+      mail({ from: 'news@shop.test', to: mailbox.address, subject: 'Spring sale: 50% off' }),
+      mail({ from: 'news@shop.test', to: mailbox.address, subject: 'Spring sale: 50 offers' }),
+    ]);
+    await runMailboxSyncOnce(testApp.current.container);
+    const found = async (q: string) =>
+      (await inbox(accountId, `&q=${encodeURIComponent(q)}`)).items.map((message) => message.subject).sort();
+
+    expect(await found('ORDER 1187')).toEqual(['Order 1187 shipped']);
+    expect(await found('cortez')).toEqual(['Order 1187 shipped']);
+    expect(await found('@shop.test')).toEqual(['Spring sale: 50 offers', 'Spring sale: 50% off']);
+    expect(await found('50%')).toEqual(['Spring sale: 50% off']);
+    expect(await found('50_')).toEqual([]);
+    expect(await found('nowhere')).toEqual([]);
+  });
+
   it('imports new mail once, files it on the From contact and emits email.received once, across restarts', async () => {
     const mailbox = await createMailbox();
     const contact = await api('POST', '/api/contacts', { email: 'Alice@Client.test', name: 'Alice' });

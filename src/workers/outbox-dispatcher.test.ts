@@ -454,6 +454,30 @@ describe.each(testDialects)('sending from the outbox on %s', (dialect) => {
     expect(filed.body.items.map((message: Body) => message.id)).toEqual([shown.body.id]);
   });
 
+  it('finds queued mail by a recipient’s name or address as well as by its subject', async () => {
+    const accountId = await account();
+    await call('POST', '/api/messages', {
+      accountId,
+      to: [{ name: 'Dora Díaz', address: 'dora@prospects.test' }],
+      subject: 'Proposal for Q3',
+      text: 'x',
+    });
+    await call('POST', '/api/messages', {
+      accountId,
+      to: ['eve@prospects.test'],
+      subject: 'Follow-up',
+      text: 'x',
+    });
+    const found = async (q: string) =>
+      (
+        await call('GET', `/api/messages?direction=out&accountId=${accountId}&q=${encodeURIComponent(q)}`)
+      ).body.items.map((message: Body) => message.subject);
+
+    expect(await found('dora')).toEqual(['Proposal for Q3']);
+    expect(await found('PROSPECTS.TEST')).toEqual(['Follow-up', 'Proposal for Q3']);
+    expect(await found('q3')).toEqual(['Proposal for Q3']);
+  });
+
   it('cancels a ready message, and refuses to cancel a sent one', async () => {
     const accountId = await account();
     const queued = await call('POST', '/api/messages', {

@@ -312,7 +312,14 @@ describe('the Mailbox and Contacts views in a browser', () => {
     await page.getByRole('link', { name: 'Back to the mailbox' }).click();
     await page.getByRole('heading', { name: 'No messages match' }).waitFor();
     await screenshot(page, 'mc-10-outbox-no-match');
-    await page.getByRole('button', { name: 'Show all accounts and states' }).click();
+    await page.getByRole('button', { name: 'Clear search and filters' }).click();
+    await page.getByText('1–6 of 6 messages').waitFor();
+    // Searched by subject, kept in the address.
+    await page.getByRole('searchbox', { name: 'Search' }).fill('refused at');
+    await page.getByText('1–1 of 1 messages').waitFor();
+    expect(page.url()).toContain('q=refused');
+    expect(await page.getByTestId('message-row').first().textContent()).toContain('Refused at RCPT');
+    await page.getByRole('searchbox', { name: 'Search' }).fill('');
     await page.getByText('1–6 of 6 messages').waitFor();
     // One account's outbox, picked by name.
     await page.getByRole('combobox', { name: 'Account' }).click();

@@ -4183,6 +4183,8 @@ export type paths = {
           status?: 'ready' | 'sending' | 'sent' | 'error' | 'uncertain' | 'cancelled' | 'received';
           accountId?: string;
           contactId?: string;
+          /** @description text anywhere in the subject, or in the name or address of the sender or a recipient */
+          q?: string;
           page?: number;
           pageSize?: number;
         };

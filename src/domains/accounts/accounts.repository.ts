@@ -1,5 +1,6 @@
 import { sql, type ExpressionBuilder, type SelectQueryBuilder } from 'kysely';
 import type { Database, DbOrTx, Dialect, NewRow, RowUpdate, Timestamp } from '../../db/database.ts';
+import { containing } from '../../db/like.ts';
 import type { PageWindow } from '../../pagination.ts';
 
 const accountColumns = [
@@ -95,10 +96,6 @@ export interface AccountFilter {
   status?: 'pending_approval' | 'active' | 'rejected' | 'disabled';
 }
 
-function likePattern(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
-}
-
 /**
  * Substring search on the folded text, through a trigram index: pg_trgm on PostgreSQL, the FTS5
  * trigram table on SQLite. FTS5 cannot take LIKE's escape character and needs three characters to
@@ -113,7 +110,7 @@ function matchesSearch(dialect: Dialect, q: string) {
         sql<number>`(select rowid from accounts_search where search_folded like ${`%${q}%`})`,
       );
     }
-    return eb(sql`accounts.search_folded`, 'like', sql`${likePattern(q)} escape '\\'`);
+    return eb(sql`accounts.search_folded`, 'like', containing(q));
   };
 }
 

@@ -1,4 +1,5 @@
 import type { DbOrTx, NewRow, RowUpdate } from '../../db/database.ts';
+import { containing } from '../../db/like.ts';
 import type { PageWindow } from '../../pagination.ts';
 import type { ContactStatus } from './contacts.ts';
 
@@ -65,7 +66,7 @@ export async function listContactRows(
     );
   }
   if (q) {
-    const pattern = `%${q.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+    const pattern = containing(q);
     query = query.where((eb) =>
       eb.or([eb('email_folded', 'like', pattern), eb(eb.fn('lower', ['name']), 'like', pattern)]),
     );

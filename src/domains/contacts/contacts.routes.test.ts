@@ -63,5 +63,9 @@ describe.each(testDialects)('contacts on %s', (dialect) => {
     expect((await call('GET', `/api/contacts/${mine.body.id}`, outsider)).status).toBe(404);
     const search = await call('GET', '/api/contacts?q=MINE', rep);
     expect(search.body.items.map((contact: Body) => contact.email)).toEqual(['mine@example.test']);
+    await call('POST', '/api/contacts', rep, { email: 'gold@example.test', name: '100% Gold' });
+    await call('POST', '/api/contacts', rep, { email: 'silver@example.test', name: '100 Silver' });
+    const literal = await call('GET', `/api/contacts?q=${encodeURIComponent('100%')}`, rep);
+    expect(literal.body.items.map((contact: Body) => contact.email)).toEqual(['gold@example.test']);
   });
 });

@@ -1,5 +1,6 @@
 import type { ExpressionBuilder } from 'kysely';
 import type { Database, DbOrTx, MessageStatus, NewRow, RowUpdate } from '../../db/database.ts';
+import { containing } from '../../db/like.ts';
 import type { PageWindow } from '../../pagination.ts';
 
 /** Rows per INSERT: well inside both databases' limits on bound parameters. */
@@ -139,6 +140,8 @@ export interface MessageFilter {
   accountId?: string;
   /** Only messages filed on this contact: sent to them, or received from them, and not private. */
   contactId?: string;
+  /** Only messages with this text (folded to lower case) in the subject, the sender or a recipient. */
+  text?: string;
 }
 
 export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window: PageWindow) {
@@ -171,6 +174,28 @@ export async function listMessageRows(db: DbOrTx, filter: MessageFilter, window:
         ]),
         // Received mail: filed on the contact through a placement that is not private.
         eb.exists(livePlacements(eb).where('message_placements.contact_id', '=', contactId)),
+      ]),
+    );
+  }
+  if (filter.text) {
+    const pattern = containing(filter.text);
+    query = query.where((eb) =>
+      eb.or([
+        eb(eb.fn('lower', ['messages.subject']), 'like', pattern),
+        eb(eb.fn('lower', ['messages.from_address']), 'like', pattern),
+        eb(eb.fn('lower', ['messages.from_name']), 'like', pattern),
+        eb.exists(
+          eb
+            .selectFrom('message_recipients')
+            .select('message_recipients.id')
+            .whereRef('message_recipients.message_id', '=', 'messages.id')
+            .where((recipient) =>
+              recipient.or([
+                recipient(recipient.fn('lower', ['message_recipients.address']), 'like', pattern),
+                recipient(recipient.fn('lower', ['message_recipients.name']), 'like', pattern),
+              ]),
+            ),
+        ),
       ]),
     );
   }

@@ -539,6 +539,7 @@ export function createMessagesService({
           ...(query.status && { status: query.status }),
           ...(query.accountId && { accountId: query.accountId }),
           ...(query.contactId && { contactId: query.contactId }),
+          ...(query.q?.trim() && { text: query.q.trim().toLowerCase() }),
         },
         toPageWindow(query),
       );

@@ -203,6 +203,12 @@ export const MessageListQuery = StrictObject({
   status: Type.Optional(Type.Unsafe<MessageStatus>({ type: 'string', enum: [...messageStatuses] })),
   accountId: Type.Optional(Id),
   contactId: Type.Optional(Id),
+  q: Type.Optional(
+    Type.String({
+      maxLength: 200,
+      description: 'text anywhere in the subject, or in the name or address of the sender or a recipient',
+    }),
+  ),
   page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
   pageSize: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
 });

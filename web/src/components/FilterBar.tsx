@@ -11,15 +11,16 @@ export function FilterBar({ label, children }: { label: string; children: ReactN
   );
 }
 
-/** The search box of a list of people or accounts, by name or address. */
+/** The search box of a list: of people or accounts by name or address, unless it says otherwise. */
 export function SearchInput({
   onChange,
+  placeholder = 'Name or address',
   ...props
-}: { value: string; onChange: (text: string) => void } & Pick<TextInputProps, 'w' | 'maw'>) {
+}: { value: string; onChange: (text: string) => void } & Pick<TextInputProps, 'w' | 'maw' | 'placeholder'>) {
   return (
     <TextInput
       label="Search"
-      placeholder="Name or address"
+      placeholder={placeholder}
       leftSection={<IconSearch size={16} aria-hidden />}
       onChange={(event) => onChange(event.currentTarget.value)}
       type="search"

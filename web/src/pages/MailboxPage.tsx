@@ -1,15 +1,15 @@
-import { Anchor, Button, Group, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Group, Stack, Table, Text, Title } from '@mantine/core';
 import { useDocumentTitle, useMediaQuery } from '@mantine/hooks';
 import { Link, useLocation } from 'react-router';
 import { useUrlFilters } from '../url-filters.ts';
-import { filterParams, readChoice, readPage, type Paging } from '../list-filters.ts';
+import { filterParams, readChoice, readPage, useTypedFilter, type Paging } from '../list-filters.ts';
 import { usePagedList } from '../paged-list.ts';
 import { api, type Message, type MessageQuery, type MessageStatus } from '../api.ts';
 import { AccountPicker } from '../components/AccountPicker.tsx';
 import { EmptyState } from '../components/EmptyState.tsx';
-import { FilterBar, SegmentedFilter, StatusFilter } from '../components/FilterBar.tsx';
+import { FilterBar, SearchInput, SegmentedFilter, StatusFilter } from '../components/FilterBar.tsx';
 import { CardHead, CardList, ListCard } from '../components/CardList.tsx';
-import { ListResults } from '../components/ListResults.tsx';
+import { ListResults, NoMatches } from '../components/ListResults.tsx';
 import { ListTable, type Column } from '../components/ListTable.tsx';
 import {
   MessageStatusChip,
@@ -24,9 +24,9 @@ import { formatDateTime } from '../format.ts';
 const PAGE_SIZE = 25;
 const outStatuses = ['ready', 'sending', 'sent', 'error', 'uncertain', 'cancelled'] as const;
 
-type Filters = { direction: 'in' | 'out'; accountId: string | null; status: string; page: number };
+type Filters = { direction: 'in' | 'out'; accountId: string | null; status: string; q: string; page: number };
 
-const defaults: Filters = { direction: 'in', accountId: null, status: 'any', page: 1 };
+const defaults: Filters = { direction: 'in', accountId: null, status: 'any', q: '', page: 1 };
 
 function writeFilters(filters: Filters): URLSearchParams {
   // A status filters the outbox only.
@@ -39,6 +39,7 @@ function readFilters(params: URLSearchParams): Filters {
     direction,
     accountId: params.get('accountId') || null,
     status: direction === 'out' ? readChoice(params, 'status', outStatuses, 'any') : 'any',
+    q: params.get('q') ?? '',
     page: readPage(params),
   };
 }
@@ -48,6 +49,7 @@ function toQuery(filters: Filters): MessageQuery {
     direction: filters.direction,
     ...(filters.accountId && { accountId: filters.accountId }),
     ...(filters.status !== 'any' && { status: filters.status as MessageStatus }),
+    ...(filters.q.trim() && { q: filters.q.trim() }),
     page: filters.page,
     pageSize: PAGE_SIZE,
   };
@@ -202,20 +204,19 @@ export function MailboxPage() {
     loading: messages.list.isPending,
     direction: filters.direction,
   };
-  const filtered = filters.accountId !== null || filters.status !== 'any';
+  const [search, setSearch] = useTypedFilter(filters.q, (q) => update({ q }));
+  const filtered = filters.accountId !== null || filters.status !== 'any' || filters.q !== '';
   const outbox = filters.direction === 'out';
   const paging: Paging = { page: filters.page, pageSize: PAGE_SIZE, onPage: (page) => update({ page }) };
   const empty = filtered ? (
-    <EmptyState
+    <NoMatches
       title="No messages match"
-      action={
-        <Button variant="light" onClick={() => update({ accountId: null, status: 'any' })}>
-          Show all accounts and states
-        </Button>
-      }
-    >
-      Nothing in the {outbox ? 'outbox' : 'inbox'} matches these filters.
-    </EmptyState>
+      q={filters.q}
+      onClear={() => {
+        setSearch('');
+        update({ accountId: null, status: 'any', q: '' });
+      }}
+    />
   ) : outbox ? (
     <EmptyState title="Nothing sent yet">
       Mail sent from your accounts, through the API or by automation, appears here with its state.
@@ -238,6 +239,12 @@ export function MailboxPage() {
           data={{ in: 'Inbox', out: 'Outbox' }}
           value={filters.direction}
           onChange={(direction) => update({ direction, status: 'any' })}
+        />
+        <SearchInput
+          value={search}
+          onChange={setSearch}
+          placeholder="Subject, name or address"
+          w={{ base: '100%', sm: 260 }}
         />
         <AccountPicker
           value={filters.accountId}

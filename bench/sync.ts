@@ -26,11 +26,11 @@ import { createTestMailboxSync, imapAccountInput } from '../test/support/mailbox
 import {
   connectImap,
   createMailbox,
-  ensureMailPeers,
   mailPeers,
   releaseMailPeers,
   type Mailbox,
 } from '../test/support/mail-peers.ts';
+import { rerunTrustingMailPeers } from './support/mail-peers-ca.ts';
 
 const { values } = parseArgs({
   options: {
@@ -273,16 +273,7 @@ if (values.probe) {
   process.exit(0);
 }
 
-await ensureMailPeers();
-if (process.env.NODE_EXTRA_CA_CERTS !== mailPeers.caPath) {
-  // Mailroom trusts a private authority through NODE_EXTRA_CA_CERTS, which Node reads at start only.
-  const { status } = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: mailPeers.caPath },
-  });
-  await releaseMailPeers();
-  process.exit(status ?? 1);
-}
+await rerunTrustingMailPeers();
 try {
   const mailbox = await createMailbox();
   const fillStarted = performance.now();

@@ -28,6 +28,8 @@ export interface Metrics {
   leaseTakeovers: Counter<'kind'>;
   /** Webhook delivery attempts that failed. */
   webhookFailures: Counter<never>;
+  /** Where the gauge of this process's open IMAP IDLE connections reads its count (the mailbox sync). */
+  countIdleConnectionsWith(count: () => number): void;
   /** The Prometheus text exposition format (`text/plain; version=0.0.4`). */
   contentType: string;
   /** Every metric in the text format, the ones read from the database measured now. */
@@ -213,12 +215,28 @@ export function createMetrics(deps: { db: Db; dialect: Dialect; now: Clock; logg
 
   for (const metric of sharedProcessMetrics()) registry.registerMetric(metric);
 
+  let idleConnections = () => 0;
+  new Gauge({
+    name: 'mailroom_idle_connections',
+    help:
+      'Accounts whose IMAP IDLE connection this process keeps open: the accounts it holds that can ' +
+      'watch (docs/deploy.md). Summed over the workers, it reaches the number of such accounts once ' +
+      'every one is connected.',
+    registers: [registry],
+    collect() {
+      this.set(idleConnections());
+    },
+  });
+
   return {
     registry,
     messagesSent,
     sendErrors,
     leaseTakeovers,
     webhookFailures,
+    countIdleConnectionsWith(count) {
+      idleConnections = count;
+    },
     contentType: registry.contentType,
     render: () => registry.metrics(),
   };

@@ -55,6 +55,7 @@ const mailroomMetrics = [
   'mailroom_send_errors_total',
   'mailroom_lease_takeovers_total',
   'mailroom_webhook_failures_total',
+  'mailroom_idle_connections',
 ];
 
 async function scrape(baseUrl: string, headers: Record<string, string> = {}) {

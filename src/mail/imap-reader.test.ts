@@ -18,6 +18,7 @@ import {
   type Mailbox,
 } from '../../test/support/mail-peers.ts';
 import { expectNoSecret, failure, startRelay as startRelayTo } from '../../test/support/readers.ts';
+import { startTcpProxy } from '../../test/support/tcp-proxy.ts';
 import { openImapReader, uidSets } from './imap-reader.ts';
 import { ReaderError, type FetchOptions, type ReaderConfig } from './reader.ts';
 import { anyHost } from '../net/address-policy.ts';
@@ -409,6 +410,26 @@ describe('openImapReader against Dovecot', () => {
     expect(await watchFrom(cursor)).toBe(1);
     expect(await watchFrom(null)).toBe(1);
     await reader.close();
+  });
+
+  it('holds one session on the server while it only watches: the fetch connection goes until a call needs it', async () => {
+    const mailbox = await createMailbox();
+    const proxy = await startTcpProxy({ host, port: mailPeers.ports.imap });
+    try {
+      const reader = await open(config(mailbox, { port: proxy.port }));
+      expect(proxy.connections()).toBe(1);
+      const stop = await reader.watch!(
+        () => undefined,
+        () => undefined,
+      );
+      await expect.poll(() => proxy.connections()).toBe(1);
+      expect((await reader.fetchNew(null, everything)).messages).toEqual([]);
+      expect(proxy.connections()).toBe(2);
+      await stop();
+      await reader.close();
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('reports a watch connection that fails, once', async () => {

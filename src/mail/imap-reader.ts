@@ -1,6 +1,7 @@
 /**
  * The IMAP reader (see reader.ts): imapflow underneath, one connection for fetching, deleting and
- * filing, and a second one per `watch` that idles on INBOX.
+ * filing, and one per `watch` that idles on INBOX; while it watches, the fetch connection is let
+ * go until the next call needs it.
  *
  * - Folders are read with EXAMINE and BODY.PEEK, so reading never sets \Seen.
  * - The cursor is JSON: per folder, the UIDVALIDITY it was read under and the last UID returned
@@ -695,7 +696,24 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
       ),
     );
     if (readUpTo !== undefined && hasMailPast(inbox, readUpTo)) notify();
+    await letFetchConnectionGo();
     return stop;
+  }
+
+  /**
+   * Logs the fetch connection out once the calls queued on it are done; the next call opens it
+   * again. A watch needs only its own connection: a reader kept to watch an account would otherwise
+   * hold two sessions on the server for as long as it watches (and a server counts them).
+   */
+  function letFetchConnectionGo(): Promise<void> {
+    const run = async () => {
+      const connection = main;
+      main = null;
+      if (connection && !connection.closed) await logOut(connection, config.timeoutMs);
+    };
+    const result = queue.then(run, run);
+    queue = result.catch(() => undefined);
+    return result.catch(() => undefined);
   }
 
   /** Whether INBOX, as the watch connection found it, has mail the cursor's reader has not read. */

@@ -282,25 +282,52 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     await startWatching(open, config, accountId);
   }
 
+  /** Accounts taken and still waiting for their IDLE connection. */
+  const toOpen = new Set<string>();
+  let opening: Promise<void> | null = null;
+
   /**
-   * The accounts this worker holds now: IDLE closes for those it let go (another worker opens
-   * it) and opens for those it took, a few at a time.
+   * Opens IDLE for the accounts taken, a few at a time, in the background: a worker that takes a
+   * thousand accounts at start must not hold up its heartbeat (the others would take it for dead)
+   * nor its HTTP server while they all connect.
+   */
+  function openTaken(): void {
+    if (opening) return;
+    opening = (async () => {
+      while (toOpen.size > 0) {
+        const batch = [...toOpen].slice(0, WATCHES_OPENED_AT_ONCE);
+        batch.forEach((accountId) => toOpen.delete(accountId));
+        await Promise.all(
+          batch
+            .filter((accountId) => holds(accountId) && !watchers.has(accountId))
+            .map((accountId) =>
+              watchHeld(accountId).catch((error: unknown) => {
+                logger.debug({ accountId, err: error }, 'IDLE could not start; polling only');
+              }),
+            ),
+        );
+        // Let go meanwhile: closed again at once, for the worker that holds it now.
+        await Promise.all(batch.filter((accountId) => !holds(accountId)).map(stopWatching));
+      }
+    })().finally(() => {
+      opening = null;
+    });
+  }
+
+  /**
+   * The accounts this worker holds now: IDLE closes at once for those it let go (another worker
+   * opens it), and opens in the background for those it took.
    */
   async function hold(accountIds: ReadonlySet<string>): Promise<void> {
     const before = held;
     held = accountIds;
+    for (const accountId of toOpen) if (!accountIds.has(accountId)) toOpen.delete(accountId);
     await Promise.all([...watchers.keys()].filter((id) => !accountIds.has(id)).map(stopWatching));
     if (!deps.idle) return;
-    const taken = [...accountIds].filter((id) => !before?.has(id) && !watchers.has(id));
-    for (let start = 0; start < taken.length; start += WATCHES_OPENED_AT_ONCE) {
-      await Promise.all(
-        taken.slice(start, start + WATCHES_OPENED_AT_ONCE).map((accountId) =>
-          watchHeld(accountId).catch((error: unknown) => {
-            logger.debug({ accountId, err: error }, 'IDLE could not start; polling only');
-          }),
-        ),
-      );
+    for (const accountId of accountIds) {
+      if (!before?.has(accountId) && !watchers.has(accountId)) toOpen.add(accountId);
     }
+    openTaken();
   }
 
   const task: PeriodicTask = {
@@ -320,8 +347,10 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
     /** Cuts the wait short: a mailbox was made due in this process. */
     wake,
     hold,
-    /** Closes every IDLE connection. */
+    /** Closes every IDLE connection, once the ones being opened are open. */
     async close(): Promise<void> {
+      toOpen.clear();
+      await opening;
       await Promise.all([...watchers.keys()].map(stopWatching));
     },
     /** Accounts with IDLE open in this worker, for tests and metrics. */

@@ -60,6 +60,7 @@ export function createWorkerTasks(container: Container): {
     hostPolicy: container.hostPolicy,
   });
   container.onMailboxDue(mailboxSync.wake);
+  container.metrics.countIdleConnectionsWith(() => mailboxSync.watching().length);
   const automation = createAutomationWorker({
     engine: services.automation,
     logger: logger.child({ task: 'automation' }),

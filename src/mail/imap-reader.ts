@@ -445,7 +445,7 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
    * connection), reconnecting first when the server or an idle timeout has ended the connection.
    */
   function serialized<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
-    const run = async () => {
+    return queued(async () => {
       if (closed) throw new Error('The IMAP reader is closed');
       if (!main || main.closed) main = await connect(config, 'fetch', log, secrets);
       const connection = main;
@@ -454,7 +454,11 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
       } catch (error) {
         throw toReaderError(error, secrets, connection.error);
       }
-    };
+    });
+  }
+
+  /** Runs `run` after every call queued on the fetch connection before it, whatever their outcome. */
+  function queued<T>(run: () => Promise<T>): Promise<T> {
     const result = queue.then(run, run);
     queue = result.catch(() => undefined);
     return result;
@@ -706,14 +710,11 @@ export async function openImapReader(config: ReaderConfig, options: ReaderOption
    * hold two sessions on the server for as long as it watches (and a server counts them).
    */
   function letFetchConnectionGo(): Promise<void> {
-    const run = async () => {
+    return queued(async () => {
       const connection = main;
       main = null;
       if (connection && !connection.closed) await logOut(connection, config.timeoutMs);
-    };
-    const result = queue.then(run, run);
-    queue = result.catch(() => undefined);
-    return result.catch(() => undefined);
+    }).catch(() => undefined);
   }
 
   /** Whether INBOX, as the watch connection found it, has mail the cursor's reader has not read. */

@@ -6,7 +6,7 @@ import { createContainer, type Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import { exited, startMailroom } from '../support/cli.ts';
 import { createTestDatabase, testPostgresUrl, type TestDatabase } from '../support/dialects.ts';
-import { createSendingAccount } from '../support/outbox.ts';
+import { createSendingAccount, messageIdOf } from '../support/outbox.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 const OUTAGE_MS = 30_000;
@@ -38,10 +38,7 @@ describe('a worker that loses its database for 30 s on postgres', () => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
-          const head = Buffer.concat(chunks)
-            .toString('latin1')
-            .split(/\r?\n\r?\n/)[0]!;
-          const id = /^message-id:\s*(\S+)/im.exec(head)?.[1] ?? '(none)';
+          const id = messageIdOf(Buffer.concat(chunks));
           received.set(id, (received.get(id) ?? 0) + 1);
           callback();
         });

@@ -7,7 +7,7 @@ import { createContainer, type Container } from '../../src/container.ts';
 import { createLogger } from '../../src/logger.ts';
 import { exited, startMailroom } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/dialects.ts';
-import { createSendingAccount } from '../support/outbox.ts';
+import { createSendingAccount, messageIdOf } from '../support/outbox.ts';
 
 const MESSAGES = 2_000;
 const WORKERS = 3;
@@ -88,10 +88,7 @@ describe('three workers and a SIGKILL mid-run on postgres', () => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
-          const head = Buffer.concat(chunks)
-            .toString('latin1')
-            .split(/\r?\n\r?\n/)[0]!;
-          const messageId = /^message-id:\s*(\S+)/im.exec(head)?.[1] ?? '(none)';
+          const messageId = messageIdOf(Buffer.concat(chunks));
           // Counted once the whole message is here, before the 250 that the sink is slow to give:
           // a message whose sender dies meanwhile has arrived all the same, and may not come twice.
           deliveries.push({ messageId, pid: connectionPids.get(session.remotePort) ?? 0, at: Date.now() });

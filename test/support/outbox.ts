@@ -58,3 +58,9 @@ export async function createSendingAccount(container: Container, name: string, s
   const account = await createAccount(`sender@${domain}`);
   return { user, actor, account, createAccount };
 }
+
+/** The Message-ID in the header block of a message as a server received it, or `(none)`. */
+export function messageIdOf(raw: Buffer): string {
+  const head = raw.toString('latin1').split(/\r?\n\r?\n/)[0]!;
+  return /^message-id:\s*(\S+)/im.exec(head)?.[1] ?? '(none)';
+}

@@ -27,6 +27,7 @@ import {
   type RawStore,
 } from './domains/messages/raw-store.ts';
 import { createOutboxService } from './domains/outbox/outbox.service.ts';
+import { createRateLimitsService, type RateLimitsService } from './domains/users/rate-limits.service.ts';
 import { createAuthService } from './domains/users/auth.service.ts';
 import { createUsersService } from './domains/users/users.service.ts';
 import { createOrganisationService } from './domains/users/organisation.service.ts';
@@ -61,6 +62,7 @@ export interface Container {
   services: {
     users: ReturnType<typeof createUsersService>;
     auth: ReturnType<typeof createAuthService>;
+    rateLimits: RateLimitsService;
     audit: ReturnType<typeof createAuditService>;
     accounts: ReturnType<typeof createAccountsService>;
     contacts: ReturnType<typeof createContactsService>;
@@ -178,6 +180,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
         sessionIdleMinutes: config.sessionIdleMinutes,
         audit,
       }),
+      rateLimits: createRateLimitsService({ db, now }),
       audit,
       accounts,
       contacts,

@@ -80,6 +80,14 @@ export interface LoginFailuresTable {
   blocked_until: Timestamp | null;
 }
 
+export interface RateLimitsTable {
+  /** The rule, whether per user or per IP, and the user's id or the IP (src/http/rate-limits.ts). */
+  key: string;
+  /** Milliseconds since the epoch; PostgreSQL's bigint reads as a string. */
+  window_started_at: ColumnType<number | string, number, number>;
+  hits: number;
+}
+
 export interface AccountsTable {
   id: string;
   org_id: string;
@@ -489,6 +497,7 @@ export interface Database {
   sessions: SessionsTable;
   api_tokens: ApiTokensTable;
   login_failures: LoginFailuresTable;
+  rate_limits: RateLimitsTable;
   accounts: AccountsTable;
   default_accounts: DefaultAccountsTable;
   audit_log: AuditLogTable;

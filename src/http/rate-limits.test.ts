@@ -1,11 +1,24 @@
 /**
  * Rate limits (@fastify/rate-limit, src/http/rate-limits.ts) on login, test-settings, sync-now and
  * sending, per user and per client IP: 429 RATE_LIMITED with Retry-After, in the one error shape.
- * The limits are set low here through their environment variables.
+ * The limits are set low here through their environment variables. On PostgreSQL the counts are
+ * kept in the database, so that several processes count against one limit.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
-import { request, signUp, useTestApp, type ApiResponse, type SignedIn } from '../../test/support/app.ts';
-import { testDialects } from '../../test/support/dialects.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createTestClock,
+  request,
+  signUp,
+  useTestApp,
+  type ApiResponse,
+  type SignedIn,
+} from '../../test/support/app.ts';
+import { testDialects, useTestDatabase } from '../../test/support/dialects.ts';
+import { loadConfig } from '../config.ts';
+import { createContainer, type Container } from '../container.ts';
+import { createRateLimitsService } from '../domains/users/rate-limits.service.ts';
+import { createLogger } from '../logger.ts';
+import { buildServer, type App } from './server.ts';
 
 const PER_USER = 2;
 const PER_IP = 3;
@@ -121,5 +134,64 @@ describe.each(testDialects)('rate limits set to 0 on %s', (dialect) => {
       const response = await request(baseUrl, 'POST', '/api/messages', { token: user.token, body: {} });
       expect(response.status).toBe(400);
     }
+  });
+});
+
+describe('rate limits with two serve processes on one PostgreSQL database', () => {
+  const env = {
+    TRUST_PROXY: 'true',
+    RATE_LIMIT_SEND_PER_USER: String(PER_USER),
+    RATE_LIMIT_SEND_PER_IP: '0',
+  };
+  const testApp = useTestApp('postgres', env);
+  let other: { app: App; baseUrl: string; container: Container } | undefined;
+
+  beforeAll(async () => {
+    const { database, clock } = testApp.current;
+    const container = await createContainer(loadConfig({ ...database.env, LOG_LEVEL: 'silent', ...env }), {
+      logger: createLogger('silent'),
+      now: clock.now,
+    });
+    const app = await buildServer(container);
+    other = { app, container, baseUrl: await app.listen({ port: 0, host: '127.0.0.1' }) };
+  });
+  afterAll(async () => {
+    await other?.app.close();
+    await other?.container.close();
+  });
+
+  it('count every process against the same limit, for the limit’s window', async () => {
+    const { baseUrl, container, clock } = testApp.current;
+    const user = await signUp(container, { org: 'Shared Limits Org' });
+    const send = (server: string) =>
+      request(server, 'POST', '/api/messages', { token: user.token, body: {} });
+    // One request to each process: the user's limit of 2 is used up between them.
+    expect((await send(baseUrl)).status).toBe(400);
+    expect((await send(other!.baseUrl)).status).toBe(400);
+    expectRateLimited(await send(other!.baseUrl), 'the second process');
+    expectRateLimited(await send(baseUrl), 'the first process');
+    clock.advance(60_000);
+    expect((await send(other!.baseUrl)).status).toBe(400);
+  });
+});
+
+describe.each(testDialects)('rate-limit counters on %s', (dialect) => {
+  const database = useTestDatabase(dialect);
+
+  it('count hits at once without losing one, and start a new window when one ends', async () => {
+    const clock = createTestClock();
+    const counters = createRateLimitsService({ db: database.current.db, now: clock.now });
+    const hits = await Promise.all(Array.from({ length: 20 }, () => counters.hit('send:user:u1', 60_000)));
+    expect(hits.map((hit) => hit.hits).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 20 }, (_, index) => index + 1),
+    );
+    clock.advance(45_000);
+    expect(await counters.hit('send:user:u1', 60_000)).toEqual({ hits: 21, ttlMs: 15_000 });
+    expect(await counters.hit('send:user:u2', 60_000)).toEqual({ hits: 1, ttlMs: 60_000 });
+    clock.advance(15_000);
+    expect(await counters.hit('send:user:u1', 60_000)).toEqual({ hits: 1, ttlMs: 60_000 });
+    clock.advance(60 * 60_000);
+    expect(await counters.purgeEnded()).toBe(1);
+    expect(await counters.hit('send:user:u2', 60_000)).toEqual({ hits: 1, ttlMs: 60_000 });
   });
 });

@@ -1,6 +1,7 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
+import type { RateCounter } from '../domains/users/rate-limits.service.ts';
 import { AppError } from '../errors.ts';
 
 /** Every limit counts requests in a fixed window of a minute. */
@@ -51,12 +52,41 @@ type Check = (
 ) => Promise<{ isAllowed: true } | { isAllowed: false; isExceeded: boolean; ttlInSeconds: number }>;
 
 /**
- * Registers @fastify/rate-limit (its in-memory store: counts are per process, see docs/security.md)
- * and one hook, after authentication, that applies the per-user and the per-IP limit of the route.
- * Over a limit: 429 RATE_LIMITED with Retry-After, through the one error handler.
+ * @fastify/rate-limit's store interface over our database counters. The plugin builds the store
+ * itself (`new Store(options)`), so the counter comes in through the closure.
  */
-export async function registerRateLimits(app: FastifyInstance, limits: Config['rateLimits']): Promise<void> {
-  await app.register(fastifyRateLimit, { global: false });
+function databaseStore(counter: RateCounter) {
+  return class DatabaseStore {
+    incr(
+      key: string,
+      callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+      windowMs: number,
+    ) {
+      counter.hit(key, windowMs).then(
+        ({ hits, ttlMs }) => callback(null, { current: hits, ttl: ttlMs }),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      );
+    }
+
+    child() {
+      return this;
+    }
+  };
+}
+
+/**
+ * Registers @fastify/rate-limit and one hook, after authentication, that applies the per-user and
+ * the per-IP limit of the route. With `counter` (PostgreSQL, where several processes may serve) the
+ * counts are kept in the database and every process counts against the same limit; without it, in
+ * this process's memory. Over a limit: 429 RATE_LIMITED with Retry-After, through the one error
+ * handler.
+ */
+export async function registerRateLimits(
+  app: FastifyInstance,
+  limits: Config['rateLimits'],
+  counter: RateCounter | null,
+): Promise<void> {
+  await app.register(fastifyRateLimit, { global: false, ...(counter && { store: databaseStore(counter) }) });
   const byRoute = new Map<string, { rule: RateLimitRule; per: 'user' | 'ip'; check: Check }[]>();
   for (const [index, rule] of rateLimitRules(limits).entries()) {
     const checks = (['user', 'ip'] as const)

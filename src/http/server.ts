@@ -117,7 +117,12 @@ export async function buildServer(container: Container, options: ServerOptions =
   });
 
   app.addHook('onRequest', authenticateRequests(container.services.auth, container.config));
-  await registerRateLimits(app, container.config.rateLimits);
+  // Several processes can share one PostgreSQL database, and then a limit must count them all.
+  await registerRateLimits(
+    app,
+    container.config.rateLimits,
+    container.dialect === 'postgres' ? container.services.rateLimits : null,
+  );
   // NUL in a body or query is a 400 naming the field, before any schema or database sees it.
   app.addHook('preValidation', refuseNul);
 

@@ -3,8 +3,8 @@ import type { Container } from '../container.ts';
 import type { PeriodicTask } from './runner.ts';
 
 /**
- * Removes ended sessions and forgotten login failures, so those tables stay small, and keeps the
- * planner's statistics fresh as the tables grow.
+ * Removes ended sessions, forgotten login failures and ended rate-limit windows, so those tables
+ * stay small, and keeps the planner's statistics fresh as the tables grow.
  */
 export function housekeepingTask(
   { services, logger, db, dialect }: Container,
@@ -15,8 +15,11 @@ export function housekeepingTask(
     intervalMs,
     async run() {
       await refreshPlannerStatistics({ db, dialect });
-      const purged = await services.auth.purgeExpired();
-      if (purged.sessions > 0 || purged.loginFailures > 0)
+      const purged = {
+        ...(await services.auth.purgeExpired()),
+        rateLimits: await services.rateLimits.purgeEnded(),
+      };
+      if (Object.values(purged).some((count) => count > 0))
         logger.info({ purged }, 'housekeeping purged rows');
     },
   };

@@ -14,6 +14,7 @@ import * as firstRun from './012-first-run.ts';
 import * as workerFleet from './013-worker-fleet.ts';
 import * as sessionsAndTokens from './014-sessions-and-tokens.ts';
 import * as passwordHolderIndex from './015-password-holder-index.ts';
+import * as rateLimits from './016-rate-limits.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -41,6 +42,7 @@ const migrations: Record<string, DialectMigration> = {
   '013-worker-fleet': workerFleet,
   '014-sessions-and-tokens': sessionsAndTokens,
   '015-password-holder-index': passwordHolderIndex,
+  '016-rate-limits': rateLimits,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config.ts';
+import { checkpointInBackground } from './checkpointer.ts';
 import type { Database, Dialect } from './database.ts';
 
 export interface DatabaseHandle {
@@ -84,6 +85,7 @@ export function connectDatabase(config: DatabaseConfig): DatabaseHandle {
   // Without statistics SQLite's planner picks slow plans for the account list at scale; this
   // gathers them where they are missing or stale (housekeeping repeats it while the tables grow).
   sqlite.pragma('optimize = 0x10002');
+  if (config.file !== ':memory:') checkpointInBackground(sqlite, config.file);
   return {
     db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cachePreparedStatements(sqlite) }) }),
     dialect: 'sqlite',

@@ -54,6 +54,16 @@ describe('SQLite checkpoints', () => {
     }
   });
 
+  it('end quietly when the database is closed and its folder removed before the thread starts', async () => {
+    const { file, handle } = open();
+    await sql`select 1`.execute(handle.db); // (Kysely closes only a connection it has opened)
+    await handle.db.destroy();
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    // The thread, starting now, finds no database: that must neither surface nor create one.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it('fall back to the writing connection checkpointing itself when the thread fails', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mailroom-checkpoint-'));
     dirs.push(dir);

@@ -9,12 +9,13 @@ const AUTOCHECKPOINT_PAGES = 1000;
 
 /**
  * The thread: a connection of its own that only checkpoints, PASSIVE so it never waits for or
- * holds up the writer. Plain JavaScript with the driver's resolved path, so it needs no loader.
+ * holds up the writer. Plain JavaScript with the driver's resolved path, so it needs no loader. It
+ * never creates the file: one removed meanwhile is not made again, empty.
  */
 const threadSource = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.file);
+const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = 5000');
 const timer = setInterval(() => db.pragma('wal_checkpoint(PASSIVE)'), workerData.intervalMs);
 parentPort.once('message', () => {
@@ -46,7 +47,10 @@ export function checkpointInBackground(sqlite: SQLite.Database, file: string): v
   worker.once('exit', checkpointHere);
   const close = sqlite.close.bind(sqlite);
   sqlite.close = () => {
-    worker.removeAllListeners();
+    worker.off('error', checkpointHere);
+    worker.off('exit', checkpointHere);
+    // A thread that fails now (its database gone with the folder it was in) is of no concern.
+    worker.on('error', () => undefined);
     worker.postMessage('stop');
     return close();
   };

@@ -158,13 +158,19 @@ const message = (body: string) =>
   );
 
 /**
- * A header line that makes its header block count `size` bytes against the parser's cap, beside
- * message()'s four header lines or a part's Content-Type: the parser counts a short line as 64
- * bytes (so that a flood of tiny lines is bounded too), and each CRLF.
+ * A message whose header block, its own or (`inPart`) its one part's, counts `size` bytes against
+ * the parser's cap: one big line beside message()'s four header lines or the part's Content-Type.
+ * The parser counts a short line as 64 bytes (so that a flood of tiny lines is bounded too), and
+ * each CRLF.
  */
-function bigHeaderLine(size: number, inPart: boolean): string {
+function messageWithHeaderBlockOf(size: number, inPart: boolean): Buffer {
   const others = inPart ? 64 : 4 * 64;
-  return `X-Big: ${'a'.repeat(Math.max(0, size - others - 2 - 'X-Big: '.length))}`;
+  const line = `X-Big: ${'a'.repeat(Math.max(0, size - others - 2 - 'X-Big: '.length))}`;
+  return inPart
+    ? message(
+        `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${line}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n`,
+      )
+    : message(`${line}\r\n\r\nhi`);
 }
 
 /** A text part inside `depth` multiparts, each holding `width - 1` empty text parts beside it. */
@@ -235,13 +241,7 @@ describe('received mail, hostile', () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: -4096, max: 4096 }), fc.boolean(), async (delta, inPart) => {
         const size = PARSE_LIMITS.maxHeadBytes + delta;
-        const line = bigHeaderLine(size, inPart);
-        const raw = inPart
-          ? message(
-              `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${line}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n`,
-            )
-          : message(`${line}\r\n\r\nhi`);
-        const parsed = await readIncoming(raw);
+        const parsed = await readIncoming(messageWithHeaderBlockOf(size, inPart));
         if (size > PARSE_LIMITS.maxHeadBytes + 100) expect(parsed.ok).toBe(false);
         if (size < PARSE_LIMITS.maxHeadBytes - 500) expect(parsed.ok).toBe(true);
       }),
@@ -255,13 +255,7 @@ describe('received mail, hostile', () => {
         [-40, true],
         [40, false],
       ] as const) {
-        const size = PARSE_LIMITS.maxHeadBytes + delta;
-        const line = bigHeaderLine(size, inPart);
-        const raw = inPart
-          ? message(
-              `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n${line}\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b--\r\n`,
-            )
-          : message(`${line}\r\n\r\nhi`);
+        const raw = messageWithHeaderBlockOf(PARSE_LIMITS.maxHeadBytes + delta, inPart);
         expect((await readIncoming(raw)).ok, `${inPart ? 'part' : 'message'} ${delta}`).toBe(ok);
       }
     }

@@ -29,8 +29,8 @@ parentPort.once('message', () => {
  * Moves SQLite's checkpoints off the thread that writes. By default the connection whose commit
  * pushes the write-ahead log past 1,000 pages copies them into the database file there and then,
  * inside that commit, on the event loop: the outbox's commits took 228–313 µs with that, 144–156
- * without (ADR 006). Here a thread checkpoints every 200 ms instead; if it fails, the writing connection
- * checkpoints itself again as before. Closing the database stops the thread.
+ * without (ADR 006). Here a thread checkpoints every 200 ms instead; if it fails, the writing
+ * connection checkpoints itself again as before. Closing the database stops the thread.
  */
 export function checkpointInBackground(sqlite: SQLite.Database, file: string): void {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');

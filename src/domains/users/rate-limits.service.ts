@@ -26,7 +26,7 @@ export function createRateLimitsService({ db, now }: { db: Db; now: Clock }) {
     purgeEnded(): Promise<number> {
       return repo.deleteRateLimitsStartedBefore(db, now().getTime() - LONGEST_WINDOW_MS);
     },
-  } satisfies RateCounter & Record<string, unknown>;
+  };
 }
 
 export type RateLimitsService = ReturnType<typeof createRateLimitsService>;

@@ -91,8 +91,8 @@ async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Pro
         headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
         body: JSON.stringify({ messages }),
       });
-      if (response.status !== 202)
-        throw new Error(`batch refused: ${response.status} ${await response.text()}`);
+      const answer = await response.text();
+      if (response.status !== 202) throw new Error(`batch refused: ${response.status} ${answer}`);
     }
     queuedAfterMs = performance.now() - started;
     for (;;) {

@@ -9,6 +9,7 @@ import { pendingMigrations } from '../db/migrate.ts';
 import { AppError } from '../errors.ts';
 import { ErrorBody, StrictObject } from '../schemas.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
+import { endConnectionsOnClose } from './graceful-close.ts';
 
 /** A database that has not answered by then is not ready: the load balancer should look elsewhere. */
 const READY_TIMEOUT_MS = 5_000;
@@ -164,6 +165,7 @@ export async function buildOperationsServer(container: Container) {
   const app = Fastify({
     loggerInstance: container.logger as FastifyBaseLogger,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  endConnectionsOnClose(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   await app.register(healthRoutes, { container });

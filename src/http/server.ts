@@ -28,6 +28,7 @@ import { authenticateRequests } from './auth.ts';
 import { errorHandler, notFoundHandler } from './error-handler.ts';
 import { healthRoutes } from './health.routes.ts';
 import { refuseNul } from './nul-guard.ts';
+import { endConnectionsOnClose } from './graceful-close.ts';
 import { registerRateLimits } from './rate-limits.ts';
 import { registerSecurityHeaders } from './security-headers.ts';
 import { defaultWebRoot, webUiRoutes } from './web-ui.ts';
@@ -68,6 +69,7 @@ export async function buildServer(container: Container, options: ServerOptions =
     trustProxy: container.config.trustProxy,
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  endConnectionsOnClose(app);
 
   app.setValidatorCompiler(createValidators());
   app.setErrorHandler(errorHandler);

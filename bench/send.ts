@@ -19,6 +19,7 @@ import { startWorker } from '../src/workers/runner.ts';
 import { createWorkerTasks } from '../src/workers/tasks.ts';
 import { createTestDatabase } from '../test/support/dialects.ts';
 import { createSendingAccount } from '../test/support/outbox.ts';
+import { coreCount, countCpu, perMessage, type CpuSpent } from './support/cpu.ts';
 import { startSink } from './support/smtp-sink.ts';
 
 const { values } = parseArgs({
@@ -34,7 +35,12 @@ const dialects =
   values.dialect === 'both' ? (['sqlite', 'postgres'] as const) : [values.dialect as 'sqlite' | 'postgres'];
 const body = 'Hello,\n\nthis is a benchmark message of a realistic size.\n'.repeat(40);
 
-async function bareNodemailer(port: number): Promise<number> {
+interface Measured {
+  rate: number;
+  cpu: CpuSpent;
+}
+
+async function bareNodemailer(port: number): Promise<Measured> {
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: connections,
@@ -44,6 +50,7 @@ async function bareNodemailer(port: number): Promise<number> {
     ignoreTLS: true,
   });
   const started = performance.now();
+  const spent = countCpu(['smtp-sink']);
   await Promise.all(
     Array.from({ length: count }, (_, index) =>
       transport.sendMail({
@@ -55,13 +62,14 @@ async function bareNodemailer(port: number): Promise<number> {
     ),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpu = spent();
   transport.close();
-  return count / seconds;
+  return { rate: count / seconds, cpu };
 }
 
 let queuedAfterMs = 0; // set by mailroomOutbox
 
-async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Promise<number> {
+async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Promise<Measured> {
   const database = await createTestDatabase(dialect);
   const config = loadConfig({
     ...database.env,
@@ -79,6 +87,7 @@ async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Pro
   const worker = startWorker(workers.tasks, createLogger('silent'));
   try {
     const started = performance.now();
+    const spent = countCpu(['smtp-sink', 'postgres']);
     for (let start = 0; start < count; start += 1000) {
       const messages = Array.from({ length: Math.min(1000, count - start) }, (_, offset) => ({
         accountId: account.id,
@@ -104,7 +113,8 @@ async function mailroomOutbox(dialect: 'sqlite' | 'postgres', port: number): Pro
       if (Number(sent) >= count) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    return count / ((performance.now() - started) / 1000);
+    const cpu = spent();
+    return { rate: count / ((performance.now() - started) / 1000), cpu };
   } finally {
     await worker.stop();
     await workers.close();
@@ -121,9 +131,16 @@ try {
     const bare = await bareNodemailer(sink.port);
     const outbox = await mailroomOutbox(dialect, sink.port);
     console.log(
-      `${dialect.padEnd(9)} bare nodemailer ${bare.toFixed(0).padStart(6)} msg/s   ` +
-        `batch API + outbox ${outbox.toFixed(0).padStart(6)} msg/s   ratio ${(outbox / bare).toFixed(2)}   ` +
+      `${dialect.padEnd(9)} bare nodemailer ${bare.rate.toFixed(0).padStart(6)} msg/s   ` +
+        `batch API + outbox ${outbox.rate.toFixed(0).padStart(6)} msg/s   ` +
+        `ratio ${(outbox.rate / bare.rate).toFixed(2)}   ` +
         `(all queued after ${(queuedAfterMs / 1000).toFixed(1)} s)`,
+    );
+    // Were the outbox's work spread perfectly over every core, its CPU per message would still cap it here.
+    const cpuCeiling = (coreCount * count) / (outbox.cpu.own + outbox.cpu.others);
+    console.log(
+      `${''.padEnd(9)} bare: ${perMessage(bare.cpu, count)}   outbox: ${perMessage(outbox.cpu, count)}   ` +
+        `${coreCount} cores at most ${cpuCeiling.toFixed(0)} msg/s, ratio ${(cpuCeiling / bare.rate).toFixed(2)}`,
     );
   }
 } finally {

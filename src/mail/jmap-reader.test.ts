@@ -193,6 +193,41 @@ describe('openJmapReader against Cyrus', () => {
     expect((await reader.fetchNew(result.cursor, everything)).messages).toEqual([]);
   });
 
+  it('reads a message moved into a read folder from another, and not again when only its flags change', async () => {
+    const box = await createJmapMailbox();
+    const reader = await open(config(box));
+    const start = await reader.fetchNew(null, everything);
+    const [filed] = await deliver(box, ['filed elsewhere'], 'archive');
+    const stored = new Set<string>();
+    const options: FetchOptions = {
+      ...everything,
+      storedAmong: async (ids) => new Set(ids.filter((id) => stored.has(id))),
+    };
+    const before = await reader.fetchNew(start.cursor, options);
+    expect(before.messages).toEqual([]);
+
+    await move(box, filed!, 'inbox');
+    const moved = await reader.fetchNew(before.cursor, options);
+    expect(moved.messages.map((m) => [m.serverId, m.folder])).toEqual([[filed, 'INBOX']]);
+    expect(subjects(moved)).toEqual(['filed elsewhere']);
+    stored.add(filed!);
+
+    const seen = async () =>
+      jmapRequest(box, [
+        ['Email/set', { accountId: box.user, update: { [filed!]: { 'keywords/$seen': true } } }, 's'],
+      ]);
+    await seen();
+    const flagged = await reader.fetchNew(moved.cursor, options);
+    expect(flagged).toMatchObject({ messages: [], more: false });
+
+    // a caller that cannot say what it has stored gets the message again, and de-duplicates
+    await jmapRequest(box, [
+      ['Email/set', { accountId: box.user, update: { [filed!]: { 'keywords/$seen': null } } }, 'u'],
+    ]);
+    const again = await reader.fetchNew(flagged.cursor, everything);
+    expect(again.messages.map((m) => m.serverId)).toEqual([filed]);
+  });
+
   it('reads nested mailboxes by path, and a folder added to the configuration from its start', async () => {
     const box = await createJmapMailbox();
     const archive = (await jmapMailboxes(box)).find((m) => m.role === 'archive')!;

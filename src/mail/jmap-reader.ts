@@ -637,9 +637,27 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     return { chosen, done, state: got.state };
   }
 
+  /**
+   * Of the emails whose mailboxes changed, those now in a read folder that the caller has not
+   * stored: moved in from elsewhere, not merely flagged or read.
+   */
+  async function movedIn(
+    updated: EmailInfo[],
+    mailboxes: Record<string, string>,
+    storedAmong: FetchOptions['storedAmong'],
+  ): Promise<Chosen[]> {
+    const inReadFolders = updated.flatMap((email) => {
+      const folder = folderOf(email, mailboxes);
+      return folder ? [{ email, folder }] : [];
+    });
+    if (inReadFolders.length === 0 || !storedAmong) return inReadFolders;
+    const stored = await storedAmong(inReadFolders.map(({ email }) => email.id));
+    return inReadFolders.filter(({ email }) => !stored.has(email.id));
+  }
+
   const fetchNew = async (
     cursorText: string | null,
-    { limit, since, maxRawBytes }: FetchOptions,
+    { limit, since, maxRawBytes, storedAmong }: FetchOptions,
   ): Promise<FetchResult> => {
     const cursor = parseCursor(cursorText);
     const { accountId, maxObjectsInGet } = await currentSession();
@@ -675,6 +693,16 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
               },
               'created',
             ],
+            // a message moved into a read folder is an update: its id stays, its mailboxes change
+            [
+              'Email/get',
+              {
+                accountId,
+                '#ids': { resultOf: 'changes', name: 'Email/changes', path: '/updated' },
+                properties: EMAIL_PROPERTIES,
+              },
+              'updated',
+            ],
           ] satisfies Invocation[])
         : []),
     ]);
@@ -699,10 +727,12 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
           hasMoreChanges: boolean;
         };
         const created = resultOf(responses, 'created', 'Email/get') as { list: EmailInfo[] };
+        const updated = resultOf(responses, 'updated', 'Email/get') as { list: EmailInfo[] };
         for (const email of created.list) {
           const folder = folderOf(email, cursor.mailboxes);
           if (folder) chosen.push({ email, folder });
         }
+        chosen.push(...(await movedIn(updated.list, cursor.mailboxes, storedAmong)));
         chosen.sort(byReceivedAt);
         cursor.state = changes.newState;
         more ||= changes.hasMoreChanges;

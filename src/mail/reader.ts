@@ -62,6 +62,13 @@ export interface FetchOptions {
   since: Date | null;
   /** A message larger than this comes back as its header block only, with `truncated`. */
   maxRawBytes: number;
+  /**
+   * Which of these server ids the caller has stored already. JMAP's changes name a message whose
+   * mailboxes changed without saying whether it moved into a folder read here or only had its
+   * flags changed: the reader downloads those of them in a read folder that are not stored. Without
+   * it, it downloads them all, and the caller de-duplicates.
+   */
+  storedAmong?(serverIds: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 export interface FetchedMessage {

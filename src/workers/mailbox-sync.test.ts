@@ -531,6 +531,45 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     expect(await emailsIn(inboxBox.id)).toBe(0);
   });
 
+  it('files JMAP mail that a person moves into the inbox from another mailbox, once', async () => {
+    const box = await createJmapMailbox();
+    const accountId = await addAccount(box, {
+      incoming: { protocol: 'jmap', url: box.sessionUrl, security: 'none', host: null, port: null },
+    });
+    await importJmapEmail(box, mail({ from: 'kim@client.test', to: box.address, subject: 'First' }));
+    await runMailboxSyncOnce(testApp.current.container);
+    const archived = await importJmapEmail(
+      box,
+      mail({ from: 'kim@client.test', to: box.address, subject: 'Archived' }),
+      { mailbox: 'archive' },
+    );
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject)).toEqual(['First']);
+
+    const inboxBox = (await jmapMailboxes(box)).find((mailbox) => mailbox.role === 'inbox')!;
+    await jmapRequest(box, [
+      [
+        'Email/set',
+        { accountId: box.user, update: { [archived]: { mailboxIds: { [inboxBox.id]: true } } } },
+        'm',
+      ],
+    ]);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).items.map((message) => message.subject).sort()).toEqual([
+      'Archived',
+      'First',
+    ]);
+
+    await jmapRequest(box, [
+      ['Email/set', { accountId: box.user, update: { [archived]: { 'keywords/$seen': true } } }, 's'],
+    ]);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    expect((await inbox(accountId)).total).toBe(2);
+  });
+
   it('finds a JMAP session from the host alone, at https://host/.well-known/jmap', async () => {
     const box = await createJmapMailbox();
     const accountId = await addAccount(box, {

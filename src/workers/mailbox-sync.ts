@@ -108,7 +108,12 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
       ? new Date(settings.syncSince)
       : new Date(deps.now().getTime() - DEFAULT_SYNC_DAYS * DAY_MS);
     const fetchAfter = (cursor: string | null) =>
-      reader.fetchNew(cursor, { limit: settings.maxMessagesPerFetch, since, maxRawBytes: deps.maxRawBytes });
+      reader.fetchNew(cursor, {
+        limit: settings.maxMessagesPerFetch,
+        since,
+        maxRawBytes: deps.maxRawBytes,
+        storedAmong: (serverIds) => incoming.storedServerIds(sender.id, serverIds),
+      });
     let imported = 0;
     let cursor = claim.cursor;
     // The next batch is on its way from the server while this one is parsed and stored.

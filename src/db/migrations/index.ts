@@ -15,6 +15,7 @@ import * as workerFleet from './013-worker-fleet.ts';
 import * as sessionsAndTokens from './014-sessions-and-tokens.ts';
 import * as passwordHolderIndex from './015-password-holder-index.ts';
 import * as rateLimits from './016-rate-limits.ts';
+import * as placementsByServerId from './017-placements-by-server-id.ts';
 
 /** What differs between the dialects, handed to every migration so one set serves both. */
 export interface MigrationContext {
@@ -43,6 +44,7 @@ const migrations: Record<string, DialectMigration> = {
   '014-sessions-and-tokens': sessionsAndTokens,
   '015-password-holder-index': passwordHolderIndex,
   '016-rate-limits': rateLimits,
+  '017-placements-by-server-id': placementsByServerId,
 };
 
 export function migrationProvider(dialect: Dialect): MigrationProvider {

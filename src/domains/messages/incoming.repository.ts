@@ -52,18 +52,27 @@ export async function findIdsByMessageIdHeader(
   return found;
 }
 
-export async function findPlacedMessageIds(db: DbOrTx, accountId: string, messageIds: readonly string[]) {
-  const ids: string[] = [];
-  for (const part of chunks(messageIds)) {
+/**
+ * Which of these values of `column` (message ids, or the server's ids) the account has a placement
+ * for: the messages it has stored already.
+ */
+export async function findPlaced(
+  db: DbOrTx,
+  accountId: string,
+  column: 'message_id' | 'server_id',
+  values: readonly string[],
+) {
+  const placed: string[] = [];
+  for (const part of chunks([...new Set(values)])) {
     const rows = await db
       .selectFrom('message_placements')
-      .select('message_id')
+      .select(column)
       .where('account_id', '=', accountId)
-      .where('message_id', 'in', part)
+      .where(column, 'in', part)
       .execute();
-    ids.push(...rows.map((row) => row.message_id));
+    placed.push(...rows.map((row) => row[column]));
   }
-  return ids;
+  return placed;
 }
 
 /** A message read again (a renumbered folder, a re-read batch) keeps its placement, at its new id. */

@@ -160,6 +160,11 @@ export function createIncomingService(deps: {
       }
     },
 
+    /** Which of these server ids name a message the account has stored: what a reader need not download. */
+    async storedServerIds(accountId: string, serverIds: readonly string[]): Promise<ReadonlySet<string>> {
+      return new Set(await repo.findPlaced(db, accountId, 'server_id', serverIds));
+    },
+
     /** The raw message as received (or its header block, when it was above the size cap). */
     async raw(tx: DbOrTx, key: string): Promise<Buffer | null> {
       return rawStore.get(tx, key);
@@ -217,9 +222,10 @@ export function createIncomingService(deps: {
         : await contacts.forSending(tx, account.orgId, { addresses: fromAddresses });
       const parents = await repo.findIdsByMessageIdHeader(tx, account.orgId, items.flatMap(parentCandidates));
       const placedAlready = new Set(
-        await repo.findPlacedMessageIds(
+        await repo.findPlaced(
           tx,
           account.id,
+          'message_id',
           existing.map((row) => row.id),
         ),
       );

@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
  */
 export function endConnectionsOnClose(app: FastifyInstance): void {
   const open = new Set<Socket>();
-  const busy = new Set<Socket>();
+  /** Requests under way per connection: a pipelining client may have several. */
+  const underWay = new Map<Socket, number>();
   let closing = false;
 
   app.server.on('connection', (socket: Socket) => {
@@ -19,15 +20,20 @@ export function endConnectionsOnClose(app: FastifyInstance): void {
   });
   app.server.on('request', (request: { socket: Socket }, response: NodeJS.EventEmitter) => {
     const { socket } = request;
-    busy.add(socket);
+    underWay.set(socket, (underWay.get(socket) ?? 0) + 1);
     response.once('close', () => {
-      busy.delete(socket);
+      const left = (underWay.get(socket) ?? 1) - 1;
+      if (left > 0) {
+        underWay.set(socket, left);
+        return;
+      }
+      underWay.delete(socket);
       if (closing) socket.end();
     });
   });
   app.addHook('preClose', (done) => {
     closing = true;
-    for (const socket of open) if (!busy.has(socket)) socket.destroy();
+    for (const socket of open) if (!underWay.has(socket)) socket.destroy();
     done();
   });
 }

@@ -240,12 +240,13 @@ function journalRows(write: JournalWrite) {
 }
 
 /**
- * On PostgreSQL the whole batch is one statement (data-modifying CTEs): one round trip, and atomic
- * without a transaction around it. The ids are also given as arrays: the planner guesses a hundred
- * rows for a JSON record set and would otherwise scan the whole table for them. On SQLite it is up to three statements; the caller holds the
- * transaction that makes them one commit.
+ * Writes a batch of the journal, and returns the messages whose notes before DATA were written:
+ * those whose lease was still held. On PostgreSQL the whole batch is one statement (data-modifying
+ * CTEs): one round trip, and atomic without a transaction around it. The ids are also given as
+ * arrays: the planner guesses a hundred rows for a JSON record set and would otherwise scan the
+ * whole table for them. On SQLite it is up to three statements; the caller holds the transaction
+ * that makes them one commit.
  */
-/** Returns the messages whose notes before DATA were written: those whose lease was still held. */
 export async function writeJournal(db: DbOrTx, dialect: Dialect, write: JournalWrite): Promise<Set<string>> {
   const rows = journalRows(write);
   if (dialect === 'postgres') {

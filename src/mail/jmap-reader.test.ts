@@ -218,7 +218,11 @@ describe('openJmapReader against Cyrus', () => {
       ]);
     await seen();
     const flagged = await reader.fetchNew(moved.cursor, options);
-    expect(flagged).toMatchObject({ messages: [], more: false });
+    expect(flagged).toMatchObject({
+      messages: [],
+      more: false,
+      nowIn: [{ serverId: filed, folder: 'INBOX' }],
+    });
 
     // a caller that cannot say what it has stored gets the message again, and de-duplicates
     await jmapRequest(box, [
@@ -226,6 +230,21 @@ describe('openJmapReader against Cyrus', () => {
     ]);
     const again = await reader.fetchNew(flagged.cursor, everything);
     expect(again.messages.map((m) => m.serverId)).toEqual([filed]);
+  });
+
+  it('says where a stored message is after it moves between two read folders, without downloading it', async () => {
+    const box = await createJmapMailbox();
+    const reader = await open(config(box, { folders: ['INBOX', 'Archive'] }));
+    const [id] = await deliver(box, ['to be archived']);
+    const first = await reader.fetchNew(null, everything);
+    expect(first.messages.map((m) => [m.serverId, m.folder])).toEqual([[id, 'INBOX']]);
+
+    await move(box, id!, 'archive');
+    const after = await reader.fetchNew(first.cursor, {
+      ...everything,
+      storedAmong: async (ids) => new Set(ids.filter((candidate) => candidate === id)),
+    });
+    expect(after).toMatchObject({ messages: [], nowIn: [{ serverId: id, folder: 'Archive' }] });
   });
 
   it('reads nested mailboxes by path, and a folder added to the configuration from its start', async () => {

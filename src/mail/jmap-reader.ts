@@ -638,21 +638,27 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
   }
 
   /**
-   * Of the emails whose mailboxes changed, those now in a read folder that the caller has not
-   * stored: moved in from elsewhere, not merely flagged or read.
+   * Of the emails whose mailboxes changed and that are now in a read folder, those the caller has
+   * not stored (moved in from elsewhere, to download) and where the stored ones are now (flagged,
+   * read, or moved between read folders).
    */
-  async function movedIn(
+  async function sortUpdated(
     updated: EmailInfo[],
     mailboxes: Record<string, string>,
     storedAmong: FetchOptions['storedAmong'],
-  ): Promise<Chosen[]> {
+  ): Promise<{ movedIn: Chosen[]; storedAt: { serverId: string; folder: string }[] }> {
     const inReadFolders = updated.flatMap((email) => {
       const folder = folderOf(email, mailboxes);
       return folder ? [{ email, folder }] : [];
     });
-    if (inReadFolders.length === 0 || !storedAmong) return inReadFolders;
+    if (inReadFolders.length === 0 || !storedAmong) return { movedIn: inReadFolders, storedAt: [] };
     const stored = await storedAmong(inReadFolders.map(({ email }) => email.id));
-    return inReadFolders.filter(({ email }) => !stored.has(email.id));
+    return {
+      movedIn: inReadFolders.filter(({ email }) => !stored.has(email.id)),
+      storedAt: inReadFolders
+        .filter(({ email }) => stored.has(email.id))
+        .map(({ email, folder }) => ({ serverId: email.id, folder })),
+    };
   }
 
   const fetchNew = async (
@@ -670,6 +676,7 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
       if (Object.keys(cursor.query.mailboxes).length === 0) delete cursor.query;
     }
     const chosen: Chosen[] = [];
+    const nowIn: { serverId: string; folder: string }[] = [];
     let more = false;
 
     // One request when nothing changed: the mailboxes, and what changed since the state.
@@ -732,7 +739,9 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
           const folder = folderOf(email, cursor.mailboxes);
           if (folder) chosen.push({ email, folder });
         }
-        chosen.push(...(await movedIn(updated.list, cursor.mailboxes, storedAmong)));
+        const { movedIn, storedAt } = await sortUpdated(updated.list, cursor.mailboxes, storedAmong);
+        chosen.push(...movedIn);
+        nowIn.push(...storedAt);
         chosen.sort(byReceivedAt);
         cursor.state = changes.newState;
         more ||= changes.hasMoreChanges;
@@ -781,7 +790,7 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     }
     const messages = await downloadAll(chosen, maxRawBytes);
     log.debug({ messages: messages.length, more, resynced }, 'jmap: fetched');
-    return { messages, cursor: JSON.stringify(cursor), more, resynced };
+    return { messages, cursor: JSON.stringify(cursor), more, resynced, nowIn };
   };
 
   async function deleteMessages(serverIds: readonly string[]): Promise<void> {

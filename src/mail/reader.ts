@@ -99,6 +99,13 @@ export interface FetchResult {
    * UIDVALIDITY changed): their messages may already be stored, and the caller de-duplicates.
    */
   resynced: string[];
+  /**
+   * The folder, among those read, that messages the caller has stored (as `storedAmong` said) are
+   * in now: JMAP's changes name them after a move or a mere flag change, and the caller moves the
+   * placements that name another folder. (IMAP gives a moved message a new id in its new folder: it
+   * comes back as a message, and storing it again moves its placement.)
+   */
+  nowIn?: { serverId: string; folder: string }[];
 }
 
 export interface MailReader {

@@ -16,6 +16,7 @@ import {
   jmapMailboxes,
   jmapRequest,
   mailPeers,
+  type JmapMailbox,
   type Mailbox,
 } from '../../test/support/mail-peers.ts';
 import { runOutboxOnce } from '../../test/support/outbox.ts';
@@ -114,6 +115,16 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     expect(response.status, JSON.stringify(response.body)).toBe(201);
     return response.body.id as string;
   }
+
+  /** A Cyrus JMAP account's incoming settings, through its session URL over plain HTTP. */
+  const jmapIncoming = (box: JmapMailbox, extra: Body = {}): Body => ({
+    protocol: 'jmap',
+    url: box.sessionUrl,
+    security: 'none',
+    host: null,
+    port: null,
+    ...extra,
+  });
 
   async function inbox(accountId: string, extra = '') {
     const response = await api<{ items: Body[]; total: number }>(
@@ -483,14 +494,7 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
   it('reads a JMAP account (Cyrus), files its sent mail in Sent, and destroys mail deleted here on the server', async () => {
     const box = await createJmapMailbox();
     const accountId = await addAccount(box, {
-      incoming: {
-        protocol: 'jmap',
-        url: box.sessionUrl,
-        security: 'none',
-        host: null,
-        port: null,
-        removeWhenDeleted: true,
-      },
+      incoming: jmapIncoming(box, { removeWhenDeleted: true }),
       smtp: { host: '127.0.0.1', port: mailPeers.ports.sink, security: 'none', requiresAuth: false },
     });
     const tested = await api<{ steps: Body[] }>('POST', `/api/accounts/${accountId}/test`);
@@ -534,7 +538,7 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
   it('files JMAP mail that a person moves into the inbox from another mailbox, once', async () => {
     const box = await createJmapMailbox();
     const accountId = await addAccount(box, {
-      incoming: { protocol: 'jmap', url: box.sessionUrl, security: 'none', host: null, port: null },
+      incoming: jmapIncoming(box),
     });
     await importJmapEmail(box, mail({ from: 'kim@client.test', to: box.address, subject: 'First' }));
     await runMailboxSyncOnce(testApp.current.container);
@@ -568,6 +572,30 @@ describe.each(testDialects)('receiving over IMAP on %s', (dialect) => {
     later();
     await runMailboxSyncOnce(testApp.current.container);
     expect((await inbox(accountId)).total).toBe(2);
+  });
+
+  it('moves the placement of stored JMAP mail that a person files in another folder read here', async () => {
+    const box = await createJmapMailbox();
+    const accountId = await addAccount(box, {
+      incoming: jmapIncoming(box, { folders: ['INBOX', 'Archive'] }),
+    });
+    const id = await importJmapEmail(
+      box,
+      mail({ from: 'kim@client.test', to: box.address, subject: 'Filed' }),
+    );
+    await runMailboxSyncOnce(testApp.current.container);
+    const [stored] = (await inbox(accountId)).items;
+    expect(stored).toMatchObject({ subject: 'Filed', placements: [{ folder: 'INBOX' }] });
+
+    const archive = (await jmapMailboxes(box)).find((mailbox) => mailbox.role === 'archive')!;
+    await jmapRequest(box, [
+      ['Email/set', { accountId: box.user, update: { [id]: { mailboxIds: { [archive.id]: true } } } }, 'm'],
+    ]);
+    later();
+    await runMailboxSyncOnce(testApp.current.container);
+    const { items, total } = await inbox(accountId);
+    expect(total).toBe(1);
+    expect(items[0]).toMatchObject({ id: stored!.id, placements: [{ folder: 'Archive' }] });
   });
 
   it('finds a JMAP session from the host alone, at https://host/.well-known/jmap', async () => {

@@ -137,7 +137,10 @@ export function createMailboxSync(deps: MailboxSyncDeps) {
           markIncomingPrivate: sender.settings.options.markIncomingPrivate,
         },
         items,
-        (tx) => mailboxes.saveCursor(tx, sender.id, owner, batch.cursor, items.length),
+        async (tx) => {
+          await incoming.refile(tx, sender.id, batch.nowIn ?? []);
+          await mailboxes.saveCursor(tx, sender.id, owner, batch.cursor, items.length);
+        },
       );
       imported += outcome.placed;
       cursor = batch.cursor;

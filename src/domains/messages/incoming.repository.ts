@@ -91,6 +91,17 @@ export async function movePlacement(
     .execute();
 }
 
+/** The server says the message with this id is in `folder` now: its placement follows, if elsewhere. */
+export async function refilePlacement(db: DbOrTx, accountId: string, serverId: string, folder: string) {
+  await db
+    .updateTable('message_placements')
+    .set({ folder })
+    .where('account_id', '=', accountId)
+    .where('server_id', '=', serverId)
+    .where('folder', '<>', folder)
+    .execute();
+}
+
 export async function insertIncomingRows(
   db: DbOrTx,
   messages: NewRow<'messages'>[],

@@ -165,6 +165,15 @@ export function createIncomingService(deps: {
       return new Set(await repo.findPlaced(db, accountId, 'server_id', serverIds));
     },
 
+    /** Stored messages the server keeps in another folder now (a reader's `nowIn`): their placements follow. */
+    async refile(
+      tx: DbOrTx,
+      accountId: string,
+      nowIn: readonly { serverId: string; folder: string }[],
+    ): Promise<void> {
+      for (const { serverId, folder } of nowIn) await repo.refilePlacement(tx, accountId, serverId, folder);
+    },
+
     /** The raw message as received (or its header block, when it was above the size cap). */
     async raw(tx: DbOrTx, key: string): Promise<Buffer | null> {
       return rawStore.get(tx, key);

@@ -35,21 +35,17 @@ export interface CpuSpent {
   own: number;
   /** Seconds of CPU used by the named other processes. */
   others: number;
-  /** Seconds of wall time. */
-  wall: number;
 }
 
 /** Starts counting; the returned function tells what was spent since. */
 export function countCpu(otherProcesses: readonly string[]): () => CpuSpent {
   const ownStart = process.cpuUsage();
   const othersStart = cpuSecondsOfProcesses(otherProcesses);
-  const wallStart = performance.now();
   return () => {
     const own = process.cpuUsage(ownStart);
     return {
       own: (own.user + own.system) / 1e6,
       others: cpuSecondsOfProcesses(otherProcesses) - othersStart,
-      wall: (performance.now() - wallStart) / 1000,
     };
   };
 }

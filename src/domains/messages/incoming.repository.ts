@@ -91,15 +91,22 @@ export async function movePlacement(
     .execute();
 }
 
-/** The server says the message with this id is in `folder` now: its placement follows, if elsewhere. */
-export async function refilePlacement(db: DbOrTx, accountId: string, serverId: string, folder: string) {
-  await db
-    .updateTable('message_placements')
-    .set({ folder })
-    .where('account_id', '=', accountId)
-    .where('server_id', '=', serverId)
-    .where('folder', '<>', folder)
-    .execute();
+/** The server says the messages with these ids are in `folder` now: their placements follow, if elsewhere. */
+export async function refilePlacements(
+  db: DbOrTx,
+  accountId: string,
+  folder: string,
+  serverIds: readonly string[],
+) {
+  for (const part of chunks(serverIds)) {
+    await db
+      .updateTable('message_placements')
+      .set({ folder })
+      .where('account_id', '=', accountId)
+      .where('server_id', 'in', part)
+      .where('folder', '<>', folder)
+      .execute();
+  }
 }
 
 export async function insertIncomingRows(

@@ -171,7 +171,15 @@ export function createIncomingService(deps: {
       accountId: string,
       nowIn: readonly { serverId: string; folder: string }[],
     ): Promise<void> {
-      for (const { serverId, folder } of nowIn) await repo.refilePlacement(tx, accountId, serverId, folder);
+      const byFolder = new Map<string, string[]>();
+      for (const { serverId, folder } of nowIn) {
+        const serverIds = byFolder.get(folder) ?? [];
+        serverIds.push(serverId);
+        byFolder.set(folder, serverIds);
+      }
+      for (const [folder, serverIds] of byFolder) {
+        await repo.refilePlacements(tx, accountId, folder, serverIds);
+      }
     },
 
     /** The raw message as received (or its header block, when it was above the size cap). */

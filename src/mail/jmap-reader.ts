@@ -27,6 +27,7 @@ import type {
   FetchOptions,
   FetchResult,
   MailReader,
+  MessageLocation,
   ReaderConfig,
   ReaderOptions,
 } from './reader.ts';
@@ -646,7 +647,7 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     updated: EmailInfo[],
     mailboxes: Record<string, string>,
     storedAmong: FetchOptions['storedAmong'],
-  ): Promise<{ movedIn: Chosen[]; storedAt: { serverId: string; folder: string }[] }> {
+  ): Promise<{ movedIn: Chosen[]; storedAt: MessageLocation[] }> {
     const inReadFolders = updated.flatMap((email) => {
       const folder = folderOf(email, mailboxes);
       return folder ? [{ email, folder }] : [];
@@ -676,7 +677,7 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
       if (Object.keys(cursor.query.mailboxes).length === 0) delete cursor.query;
     }
     const chosen: Chosen[] = [];
-    const nowIn: { serverId: string; folder: string }[] = [];
+    const nowIn: MessageLocation[] = [];
     let more = false;
 
     // One request when nothing changed: the mailboxes, and what changed since the state.

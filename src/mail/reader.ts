@@ -85,6 +85,12 @@ export interface FetchedMessage {
   receivedAt: Date | null;
 }
 
+/** Where the server keeps a message now: its id there, and the folder (one of those read). */
+export interface MessageLocation {
+  serverId: string;
+  folder: string;
+}
+
 export interface FetchResult {
   messages: FetchedMessage[];
   /**
@@ -105,7 +111,7 @@ export interface FetchResult {
    * placements that name another folder. (IMAP gives a moved message a new id in its new folder: it
    * comes back as a message, and storing it again moves its placement.)
    */
-  nowIn?: { serverId: string; folder: string }[];
+  nowIn?: MessageLocation[];
 }
 
 export interface MailReader {

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../db/errors.ts';
 import { newId } from '../../db/ids.ts';
 import type { BounceVerdict } from '../../bounces/classify/index.ts';
 import type { MailKind } from '../../db/database.ts';
-import type { FetchedMessage } from '../../mail/reader.ts';
+import type { FetchedMessage, MessageLocation } from '../../mail/reader.ts';
 import type { ParsedMessage, ParseOutcome } from '../../mail/parse.ts';
 import { insertEvents } from '../automation/events.repository.ts';
 import type { BouncesService } from '../bounces/bounces.service.ts';
@@ -166,11 +166,7 @@ export function createIncomingService(deps: {
     },
 
     /** Stored messages the server keeps in another folder now (a reader's `nowIn`): their placements follow. */
-    async refile(
-      tx: DbOrTx,
-      accountId: string,
-      nowIn: readonly { serverId: string; folder: string }[],
-    ): Promise<void> {
+    async refile(tx: DbOrTx, accountId: string, nowIn: readonly MessageLocation[]): Promise<void> {
       const byFolder = new Map<string, string[]>();
       for (const { serverId, folder } of nowIn) {
         const serverIds = byFolder.get(folder) ?? [];

@@ -531,6 +531,14 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     return null;
   }
 
+  /** The emails that are in a read folder (of those in `mailboxes`), each with that folder. */
+  function inReadFolders(emails: EmailInfo[], mailboxes: Record<string, string>): Chosen[] {
+    return emails.flatMap((email) => {
+      const folder = folderOf(email, mailboxes);
+      return folder ? [{ email, folder }] : [];
+    });
+  }
+
   /** Downloads the message: whole, or its header block only when it is over `maxRawBytes`. */
   async function download({ email, folder }: Chosen, maxRawBytes: number): Promise<FetchedMessage | null> {
     const { downloadUrl, accountId } = await currentSession();
@@ -648,15 +656,12 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
     mailboxes: Record<string, string>,
     storedAmong: FetchOptions['storedAmong'],
   ): Promise<{ movedIn: Chosen[]; storedAt: MessageLocation[] }> {
-    const inReadFolders = updated.flatMap((email) => {
-      const folder = folderOf(email, mailboxes);
-      return folder ? [{ email, folder }] : [];
-    });
-    if (inReadFolders.length === 0 || !storedAmong) return { movedIn: inReadFolders, storedAt: [] };
-    const stored = await storedAmong(inReadFolders.map(({ email }) => email.id));
+    const read = inReadFolders(updated, mailboxes);
+    if (read.length === 0 || !storedAmong) return { movedIn: read, storedAt: [] };
+    const stored = await storedAmong(read.map(({ email }) => email.id));
     return {
-      movedIn: inReadFolders.filter(({ email }) => !stored.has(email.id)),
-      storedAt: inReadFolders
+      movedIn: read.filter(({ email }) => !stored.has(email.id)),
+      storedAt: read
         .filter(({ email }) => stored.has(email.id))
         .map(({ email, folder }) => ({ serverId: email.id, folder })),
     };
@@ -736,10 +741,7 @@ export async function openJmapReader(config: ReaderConfig, options: ReaderOption
         };
         const created = resultOf(responses, 'created', 'Email/get') as { list: EmailInfo[] };
         const updated = resultOf(responses, 'updated', 'Email/get') as { list: EmailInfo[] };
-        for (const email of created.list) {
-          const folder = folderOf(email, cursor.mailboxes);
-          if (folder) chosen.push({ email, folder });
-        }
+        chosen.push(...inReadFolders(created.list, cursor.mailboxes));
         const { movedIn, storedAt } = await sortUpdated(updated.list, cursor.mailboxes, storedAmong);
         chosen.push(...movedIn);
         nowIn.push(...storedAt);
